@@ -1,0 +1,10 @@
+#!/usr/bin/env bun
+import { buildProgram } from "./program.ts";
+
+const program = buildProgram();
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+}
