@@ -13,6 +13,9 @@ export interface FSM {
   snapshot(): Promise<FSMSnapshot> | FSMSnapshot;
   /** Replace all state with the snapshot's (e.g. after InstallSnapshot). */
   restore(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Highest log index whose effects are durable in the FSM (entries at or below it are skipped on
+   * re-apply). Lets the driver detect an FSM left behind its newest snapshot by a crash. */
+  appliedIndex(): number;
 }
 
 export interface FSMSnapshot {
