@@ -46,7 +46,8 @@ const WRITE_BUFFER_SIZE = 1 << 20;
 /**
  * Snapshots as directories `<term>-<index>/` holding `meta.json` and `data`. A snapshot is written as
  * `<term>-<index>.<n>.tmp/`, fsynced, and renamed into place, so a crash leaves either the complete
- * snapshot or a .tmp directory, which the next start removes.
+ * snapshot or a .tmp directory, which the next start removes. Use one store per directory: constructing
+ * a store removes every .tmp directory in it, including ones another live store is still writing.
  */
 export class FileSnapshotStore implements SnapshotStore {
   readonly dir: string;
@@ -88,7 +89,13 @@ export class FileSnapshotStore implements SnapshotStore {
     const found = (await this.scan()).find((s) => s.manifest.meta.index === index);
     if (!found) return null;
     // Open now, not when iteration starts: an open file stays readable even if pruning removes it.
-    const handle = await openFd(join(this.dir, found.name, DATA_FILE), "r");
+    let handle: Fd;
+    try {
+      handle = await openFd(join(this.dir, found.name, DATA_FILE), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null; // pruned since the scan
+      throw err;
+    }
     const { meta, size, sha256 } = found.manifest;
     const release = () => handle.close();
     const chunkSize = this.readChunkSize;
