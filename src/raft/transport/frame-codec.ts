@@ -1,0 +1,129 @@
+import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr";
+import { type Frame, isFrame } from "./frames.ts";
+
+/**
+ * Frame format on the wire: a 4-byte big-endian payload length, then the msgpack payload (one map, see
+ * frames.ts). Binary fields (entry data, snapshot chunks, nonces) travel as msgpack bin and decode as
+ * plain Uint8Array.
+ */
+export const FRAME_HEADER_BYTES = 4;
+export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+/** A connection's bytes do not form a valid frame: the only safe reaction is to drop the connection. */
+export class FrameError extends Error {
+  override name = "FrameError";
+}
+
+// useRecords: false keeps every frame self-describing (no per-connection structure state to lose on
+// reconnect); maps decode as plain objects.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * Encodes a frame with its length header in one buffer. msgpackr writes the payload after 4 reserved
+ * bytes, so the header costs no extra copy. The result stays valid: msgpackr never rewrites it.
+ */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const out = packr.pack(frame, RESERVE_START_SPACE | FRAME_HEADER_BYTES) as Uint8Array;
+  const payloadBytes = out.byteLength - FRAME_HEADER_BYTES;
+  new DataView(out.buffer, out.byteOffset, FRAME_HEADER_BYTES).setUint32(0, payloadBytes, false);
+  return out;
+}
+
+// Decoding from a plain Uint8Array (not a Buffer) makes msgpackr return bin fields as Uint8Array.
+// copyBuffers: bin fields must not pin a whole socket chunk; frames that were already copied out of
+// the socket chunks skip the second copy.
+const copyingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
+const viewingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
+
+/** Decodes one frame payload (without header); throws FrameError when it is not a valid frame. */
+export function decodePayload(payload: Uint8Array, ownsMemory = false): Frame {
+  let value: unknown;
+  try {
+    value = (ownsMemory ? viewingUnpackr : copyingUnpackr).unpack(payload);
+  } catch (err) {
+    throw new FrameError(`undecodable frame: ${(err as Error).message}`);
+  }
+  if (!isFrame(value)) throw new FrameError("malformed frame");
+  return value;
+}
+
+/**
+ * Streaming decoder: TCP delivers arbitrary slices of the byte stream, so a frame may span many chunks
+ * and one chunk may hold many frames. Holds at most one partial frame plus the unread tail.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  /** Read position inside chunks[0]. */
+  private offset = 0;
+  private buffered = 0;
+  /** Payload length of the frame being assembled, once its header has been read. */
+  private pendingLength = -1;
+
+  constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
+
+  /** Bytes received but not yet returned as frames. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    // A plain view: msgpackr then yields Uint8Array (not Buffer) for bin fields.
+    this.chunks.push(
+      chunk.constructor === Uint8Array
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+    this.buffered += chunk.byteLength;
+  }
+
+  /** The next complete frame, or null until more bytes arrive. Throws FrameError on a bad stream. */
+  next(): Frame | null {
+    if (this.pendingLength < 0) {
+      if (this.buffered < FRAME_HEADER_BYTES) return null;
+      const header = this.take(FRAME_HEADER_BYTES);
+      const length = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES).getUint32(0, false);
+      if (length === 0) throw new FrameError("empty frame");
+      if (length > this.maxFrameBytes) {
+        throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
+      }
+      this.pendingLength = length;
+    }
+    if (this.buffered < this.pendingLength) return null;
+    const first = this.chunks[0]!;
+    const copied = first.byteLength - this.offset < this.pendingLength;
+    const payload = this.take(this.pendingLength);
+    this.pendingLength = -1;
+    return decodePayload(payload, copied);
+  }
+
+  /** Removes n buffered bytes: a view when they sit in one chunk, else a fresh copy. */
+  private take(n: number): Uint8Array {
+    this.buffered -= n;
+    const first = this.chunks[0]!;
+    const available = first.byteLength - this.offset;
+    if (available >= n) {
+      const view = first.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      if (this.offset === first.byteLength) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+      return view;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(chunk.byteLength - this.offset, n - filled);
+      out.set(chunk.subarray(this.offset, this.offset + count), filled);
+      filled += count;
+      this.offset += count;
+      if (this.offset === chunk.byteLength) {
+        this.chunks.shift();
+        this.offset = 0;
+      }
+    }
+    return out;
+  }
+}

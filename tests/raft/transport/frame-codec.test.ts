@@ -1,0 +1,141 @@
+import { describe, expect, test } from "bun:test";
+import { pack } from "msgpackr";
+import {
+  decodePayload,
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+} from "../../../src/raft/transport/frame-codec.ts";
+import type { Frame } from "../../../src/raft/transport/frames.ts";
+import { appMessage } from "./helpers.ts";
+
+const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+
+function sampleFrames(): Frame[] {
+  return [
+    { k: "msg", m: appMessage(7, [{ term: 3, index: 8, type: 0, data: allBytes }]) },
+    { k: "req", id: 1, p: { op: "read", path: "a/b.txt", blob: new Uint8Array([0, 255, 1]) } },
+    { k: "res", id: 1, ok: false, e: "nope" },
+    { k: "snapChunk", d: new Uint8Array(70_000).fill(9) },
+    { k: "snapEnd" },
+  ];
+}
+
+function frameWithLength(length: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(4 + payload.byteLength);
+  new DataView(out.buffer).setUint32(0, length, false);
+  out.set(payload, 4);
+  return out;
+}
+
+function drain(d: FrameDecoder): Frame[] {
+  const out: Frame[] = [];
+  for (let f = d.next(); f !== null; f = d.next()) out.push(f);
+  return out;
+}
+
+describe("frame codec", () => {
+  test("header is the big-endian payload length", () => {
+    const bytes = encodeFrame({ k: "snapEnd" });
+    const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, false);
+    expect(len).toBe(bytes.byteLength - 4);
+    expect(decodePayload(bytes.subarray(4))).toEqual({ k: "snapEnd" });
+  });
+
+  test("binary data round-trips as plain Uint8Array", () => {
+    const d = new FrameDecoder();
+    d.push(encodeFrame(sampleFrames()[0]!));
+    const f = d.next();
+    expect(f?.k).toBe("msg");
+    const data = (f as Extract<Frame, { k: "msg" }>).m.entries[0]!.data;
+    expect(data.constructor).toBe(Uint8Array);
+    expect(data).toEqual(allBytes);
+  });
+
+  test("frames split byte by byte decode identically", () => {
+    const frames = sampleFrames();
+    const stream = Buffer.concat(frames.map((f) => encodeFrame(f)));
+    const d = new FrameDecoder();
+    const got: Frame[] = [];
+    for (let i = 0; i < stream.byteLength; i++) {
+      d.push(stream.subarray(i, i + 1));
+      got.push(...drain(d));
+    }
+    expect(got).toEqual(frames);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  test("many frames merged into one chunk, and chunk edges at odd places", () => {
+    const frames = sampleFrames();
+    const stream = Buffer.concat([...frames, ...frames].map((f) => encodeFrame(f)));
+    const whole = new FrameDecoder();
+    whole.push(stream);
+    expect(drain(whole)).toEqual([...frames, ...frames]);
+
+    const cuts = [3, 5, 4, 100, 7, 65_536, 13];
+    const d = new FrameDecoder();
+    const got: Frame[] = [];
+    let at = 0;
+    for (let i = 0; at < stream.byteLength; i++) {
+      const n = cuts[i % cuts.length]!;
+      d.push(stream.subarray(at, at + n));
+      at += n;
+      got.push(...drain(d));
+    }
+    expect(got).toEqual([...frames, ...frames]);
+  });
+
+  test("a decoded frame does not alias the bytes pushed in", () => {
+    const bytes = Buffer.from(encodeFrame({ k: "snapChunk", d: new Uint8Array([1, 2, 3]) }));
+    const d = new FrameDecoder();
+    d.push(bytes);
+    const f = d.next() as Extract<Frame, { k: "snapChunk" }>;
+    bytes.fill(0);
+    expect(f.d).toEqual(new Uint8Array([1, 2, 3]));
+  });
+
+  test("oversize length is rejected as soon as the header arrives", () => {
+    const d = new FrameDecoder(1024);
+    d.push(frameWithLength(1025));
+    expect(() => d.next()).toThrow(FrameError);
+    const ok = new FrameDecoder(1024);
+    ok.push(frameWithLength(10));
+    expect(ok.next()).toBeNull(); // header accepted, waiting for the payload
+  });
+
+  test("empty, undecodable and non-frame payloads are rejected", () => {
+    const cases = [
+      frameWithLength(0),
+      frameWithLength(3, new Uint8Array([0xc1, 0xc1, 0xc1])),
+      frameWithLength(2, new Uint8Array([0x93, 0x01])),
+      (() => {
+        const p = pack({ k: "msg", m: { type: "app" } });
+        return frameWithLength(p.byteLength, p);
+      })(),
+      (() => {
+        const p = pack({ k: "nope" });
+        return frameWithLength(p.byteLength, p);
+      })(),
+      (() => {
+        const p = pack([1, 2, 3]);
+        return frameWithLength(p.byteLength, p);
+      })(),
+    ];
+    for (const c of cases) {
+      const d = new FrameDecoder();
+      d.push(c);
+      expect(() => d.next()).toThrow(FrameError);
+    }
+  });
+
+  test("a message with a malformed entry is rejected", () => {
+    const bad = {
+      k: "msg",
+      m: { ...appMessage(1), entries: [{ term: 1, index: 1, type: 0, data: "text" }] },
+    };
+    const p = pack(bad);
+    const d = new FrameDecoder();
+    d.push(frameWithLength(p.byteLength, p));
+    expect(() => d.next()).toThrow(FrameError);
+  });
+});
