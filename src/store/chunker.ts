@@ -1,0 +1,230 @@
+// FastCDC content-defined chunking (gear hash, normalized chunking), after Xia et al. 2016/2020.
+// Cut points depend only on nearby content, so an insertion changes the chunks around it and no others:
+// a small edit to a large file ships only the changed chunks. The gear table and masks are part of the
+// replicated format (every node must cut identically): changing them changes every chunk hash.
+import { open } from "node:fs/promises";
+
+export interface ChunkerOptions {
+  minSize: number;
+  avgSize: number;
+  maxSize: number;
+}
+
+export const DEFAULT_CHUNKER: ChunkerOptions = Object.freeze({
+  minSize: 16 * 1024,
+  avgSize: 64 * 1024,
+  maxSize: 256 * 1024,
+});
+
+/** A piece of content. `hash` is the lowercase hex SHA-256 of `data`. */
+export interface Chunk {
+  hash: string;
+  data: Uint8Array;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(data).digest("hex");
+}
+
+/** 256 pseudo-random 32-bit values from a fixed seed (splitmix32); fixed forever, see the file comment. */
+export const GEAR: Int32Array = (() => {
+  const table = new Int32Array(256);
+  let s = 0x5049434b; // "PICK"
+  for (let i = 0; i < 256; i++) {
+    s = (s + 0x9e3779b9) | 0;
+    let z = s;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    table[i] = z ^ (z >>> 16);
+  }
+  return table;
+})();
+
+/** A mask of the `bits` highest bits of a 32-bit word: the gear hash mixes each byte upwards. */
+function topBits(bits: number): number {
+  return bits >= 32 ? -1 : (((1 << bits) - 1) << (32 - bits)) | 0;
+}
+
+interface Resolved {
+  min: number;
+  avg: number;
+  max: number;
+  maskS: number; // harder to hit: used before avgSize, so fewer small chunks
+  maskL: number; // easier to hit: used after avgSize, so fewer chunks reach maxSize
+}
+
+function resolve(opts: ChunkerOptions): Resolved {
+  const { minSize: min, avgSize: avg, maxSize: max } = opts;
+  for (const [k, v] of Object.entries(opts)) {
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new RangeError(`chunker ${k} must be a positive integer, got ${v}`);
+  }
+  if (!(min <= avg && avg <= max)) {
+    throw new RangeError(`chunker sizes must satisfy min <= avg <= max, got ${min}/${avg}/${max}`);
+  }
+  if (avg < 4) throw new RangeError(`chunker avgSize must be at least 4, got ${avg}`);
+  const bits = Math.round(Math.log2(avg));
+  // Normalization level 1: one bit more before the average, one bit fewer after it.
+  return { min, avg, max, maskS: topBits(bits + 1), maskL: topBits(bits - 1) };
+}
+
+/**
+ * The incremental core shared by cutPoints and StreamingChunker: it keeps the gear hash and scan position
+ * of the chunk in progress, so feeding data in pieces costs no rescanning.
+ */
+class CutScanner {
+  private pos = -1; // absolute index of the next byte to hash; -1 = chunk not started
+  private h = 0;
+  constructor(private readonly o: Resolved) {}
+
+  /** Where the chunk starting at `start` ends, or -1 if the bytes up to `end` do not decide it yet. */
+  next(buf: Uint8Array, start: number, end: number, eof: boolean): number {
+    const { min, avg, max, maskS, maskL } = this.o;
+    const len = end - start;
+    if (len <= 0) return -1;
+    if (len <= min) return eof ? end : -1;
+    let i = this.pos < 0 ? start + min : this.pos;
+    let h = this.h;
+    const g = GEAR;
+    const normalEnd = Math.min(start + avg, end);
+    for (; i < normalEnd; i++) {
+      h = ((h << 1) + g[buf[i]!]!) | 0;
+      if ((h & maskS) === 0) return this.cut(i + 1);
+    }
+    const maxEnd = Math.min(start + max, end);
+    for (; i < maxEnd; i++) {
+      h = ((h << 1) + g[buf[i]!]!) | 0;
+      if ((h & maskL) === 0) return this.cut(i + 1);
+    }
+    if (len >= max) return this.cut(start + max);
+    if (eof) return this.cut(end);
+    this.pos = i;
+    this.h = h;
+    return -1;
+  }
+
+  /** Shift the saved position after the caller moved its buffer contents down by `by` bytes. */
+  rebase(by: number): void {
+    if (this.pos >= 0) this.pos -= by;
+  }
+
+  private cut(at: number): number {
+    this.pos = -1;
+    this.h = 0;
+    return at;
+  }
+}
+
+/** Exclusive end offsets of the chunks of `data`; [] for empty input. The last one is data.length. */
+export function cutPoints(data: Uint8Array, opts: ChunkerOptions = DEFAULT_CHUNKER): number[] {
+  const scanner = new CutScanner(resolve(opts));
+  const cuts: number[] = [];
+  let start = 0;
+  while (start < data.length) {
+    start = scanner.next(data, start, data.length, true);
+    cuts.push(start);
+  }
+  return cuts;
+}
+
+/** Split `data` into hashed chunks (copies, so `data` may be reused). */
+export function chunkBytes(data: Uint8Array, opts: ChunkerOptions = DEFAULT_CHUNKER): Chunk[] {
+  const out: Chunk[] = [];
+  let start = 0;
+  for (const end of cutPoints(data, opts)) {
+    const piece = data.slice(start, end);
+    out.push({ hash: sha256Hex(piece), data: piece });
+    start = end;
+  }
+  return out;
+}
+
+/**
+ * Chunks a stream fed in pieces of any size, with the same cut points as cutPoints on the concatenation.
+ * Holds at most maxSize bytes plus the last pushed piece.
+ */
+export class StreamingChunker {
+  private readonly o: Resolved;
+  private readonly scanner: CutScanner;
+  private buf: Uint8Array;
+  private start = 0; // start of the chunk in progress
+  private end = 0; // end of buffered data
+  private finished = false;
+
+  constructor(opts: ChunkerOptions = DEFAULT_CHUNKER) {
+    this.o = resolve(opts);
+    this.scanner = new CutScanner(this.o);
+    this.buf = new Uint8Array(Math.min(this.o.max * 2, 1 << 20));
+  }
+
+  /** Bytes accepted but not yet emitted as a chunk. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  push(data: Uint8Array): Chunk[] {
+    if (this.finished) throw new Error("StreamingChunker: push after finish");
+    if (data.length === 0) return [];
+    this.append(data);
+    return this.drain(false);
+  }
+
+  finish(): Chunk[] {
+    if (this.finished) return [];
+    this.finished = true;
+    const out = this.drain(true);
+    this.buf = new Uint8Array(0);
+    return out;
+  }
+
+  private append(data: Uint8Array): void {
+    const pending = this.end - this.start;
+    if (this.end + data.length > this.buf.length) {
+      if (pending + data.length > this.buf.length) {
+        // Grow: pending is < maxSize, so this is bounded by maxSize + the largest single push.
+        const next = new Uint8Array(Math.max(this.buf.length * 2, pending + data.length));
+        next.set(this.buf.subarray(this.start, this.end));
+        this.buf = next;
+      } else {
+        this.buf.copyWithin(0, this.start, this.end);
+      }
+      this.scanner.rebase(this.start);
+      this.start = 0;
+      this.end = pending;
+    }
+    this.buf.set(data, this.end);
+    this.end += data.length;
+  }
+
+  private drain(eof: boolean): Chunk[] {
+    const out: Chunk[] = [];
+    for (;;) {
+      const cut = this.scanner.next(this.buf, this.start, this.end, eof);
+      if (cut < 0) break;
+      const piece = this.buf.slice(this.start, cut);
+      out.push({ hash: sha256Hex(piece), data: piece });
+      this.start = cut;
+    }
+    return out;
+  }
+}
+
+/** Chunks a file from disk in bounded memory (about maxSize + one read block), whatever its size. */
+export async function* chunkFile(
+  path: string,
+  opts: ChunkerOptions = DEFAULT_CHUNKER,
+): AsyncGenerator<Chunk> {
+  const chunker = new StreamingChunker(opts);
+  const block = new Uint8Array(1 << 20); // reused: push copies what it keeps
+  const fh = await open(path, "r");
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(block, 0, block.length, null);
+      if (bytesRead === 0) break;
+      yield* chunker.push(block.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  yield* chunker.finish();
+}
