@@ -85,11 +85,11 @@ export class OutboundPeer {
     this.state = "closed";
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     this.backoffTimer = null;
+    this.rejectAll(() => new TransportClosedError());
     this.queue.detach();
     this.queue.clear("transport closed");
     this.socket?.destroy();
     this.socket = null;
-    this.rejectAll(() => new TransportClosedError());
   }
 
   private settle(id: number, err: Error | null, value?: unknown): void {
