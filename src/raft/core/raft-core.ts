@@ -509,7 +509,10 @@ export class RaftCore {
       return;
     }
     const pr = this.prs.get(m.from);
-    if (!pr) return;
+    if (!pr) {
+      if (m.type === "appResp" && !m.reject) this.tellRemovedNodeCommit(m);
+      return;
+    }
     if (m.type === "appResp") {
       pr.recentActive = true;
       pr.lastContactTick = this.ticks;
@@ -519,6 +522,16 @@ export class RaftCore {
       pr.lastContactTick = this.ticks;
       this.handleHeartbeatResponse(m, pr);
     }
+  }
+
+  /**
+   * A node removed while its ack was in flight: its log matches ours up to m.index (it accepted our append
+   * in this term), so tell it the commit index; committing its removal is how it learns to stay quiet.
+   */
+  private tellRemovedNodeCommit(m: Message): void {
+    const hb = emptyMessage("heartbeat", this.id, m.from, this.term);
+    hb.commit = Math.min(m.index, this.log.committed);
+    this.send(hb);
   }
 
   private stepCandidate(m: Message): void {
@@ -807,7 +820,14 @@ export class RaftCore {
         this.prs.set(id, np);
       }
     }
-    for (const id of [...this.prs.keys()]) if (!members.has(id)) this.prs.delete(id);
+    for (const [id, pr] of [...this.prs]) {
+      if (members.has(id)) continue;
+      // A last heartbeat lets the removed node commit (and so learn) its own removal.
+      const hb = emptyMessage("heartbeat", this.id, id, this.term);
+      hb.commit = Math.min(pr.match, this.log.committed);
+      this.send(hb);
+      this.prs.delete(id);
+    }
     if (this.leadTransferee !== null && !members.has(this.leadTransferee)) this.leadTransferee = null;
   }
 
