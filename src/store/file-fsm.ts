@@ -1,0 +1,756 @@
+// The replicated file state machine. Every node applies the same committed commands in the same order:
+// store chunks → resolve with vector clocks → materialise atomically → update the index in ONE sqlite
+// transaction (with the applied index). Index decisions depend only on the entry and the index, never on
+// local time or disk, so every node's index is identical; the disk side additionally protects local
+// edits that were not proposed yet (they are moved aside, never destroyed).
+import { readdir } from "node:fs/promises";
+import type { FSM, FSMSnapshot } from "../raft/fsm.ts";
+import type { Entry, SnapshotMeta } from "../raft/types.ts";
+import type { ChunkStore } from "./chunk-store.ts";
+import type { Chunk } from "./chunker.ts";
+import {
+  CommandDecodeError,
+  type DeleteCommand,
+  decodeCommand,
+  type LeafCommand,
+  leaves,
+  type MkdirCommand,
+  type PutCommand,
+  type RmdirCommand,
+} from "./commands.ts";
+import { conflictName, resolveChange, type Version } from "./conflict.ts";
+import type { FileIndex, IndexEntry, LocalStat } from "./file-index.ts";
+import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
+import { type DiskStat, Materializer } from "./materializer.ts";
+import { PathError } from "./paths.ts";
+import { readSnapshot, writeSnapshot } from "./snapshot-codec.ts";
+import { compareClocks, incrementClock, mergeClocks, type VectorClock } from "./vector-clock.ts";
+
+export const APPLIED_INDEX_KEY = "appliedIndex";
+export const DEFAULT_DIR_MODE = 0o755;
+
+export interface FileFsmDeps {
+  /** The user's folder. */
+  root: string;
+  nodeId: string;
+  index: FileIndex;
+  chunks: ChunkStore;
+  /** Fetches chunks this node lacks from peers (the origin is the likeliest holder). */
+  fetchChunks: (hashes: string[], hint: { origin: string }) => Promise<Chunk[]>;
+  /** Monotonic-ish milliseconds, for latency numbers in events only; never for decisions. */
+  clock?: () => number;
+  events?: FsmEvents;
+}
+
+export type LeafAction =
+  | "put"
+  | "conflict"
+  | "delete"
+  | "mkdir"
+  | "rmdir"
+  | "noop"
+  | "drop-delete"
+  | "not-empty"
+  | "rejected";
+
+export interface LeafResult {
+  /** True when the index changed. */
+  applied: boolean;
+  action: LeafAction;
+  path: string;
+  /** For "conflict": where the incoming version was written (on every node). */
+  conflictPath?: string;
+  /** Why a command changed nothing (rejected) or why this node's disk was left alone. */
+  detail?: string;
+}
+
+export interface ApplyResult {
+  applied: boolean;
+  /** A leaf action, or "batch" (see results), "skipped" (already applied), "empty" (leader no-op),
+   * "invalid" (undecodable entry; committed, so every node skips it alike). */
+  action: LeafAction | "batch" | "skipped" | "empty" | "invalid";
+  index: number;
+  path?: string;
+  conflictPath?: string;
+  detail?: string;
+  results?: LeafResult[];
+}
+
+/** The pending changes of one entry: reads see earlier commands of the same batch. */
+class EntryTxn {
+  readonly entries = new Map<string, IndexEntry>();
+  readonly stats = new Map<string, LocalStat | null>();
+  constructor(private readonly index: FileIndex) {}
+
+  get(p: string): IndexEntry | undefined {
+    return this.entries.get(p) ?? this.index.get(p) ?? undefined;
+  }
+
+  getStat(p: string): LocalStat | null {
+    return this.stats.has(p) ? (this.stats.get(p) ?? null) : (this.index.getLocalStat(p) ?? null);
+  }
+
+  put(e: IndexEntry): void {
+    this.entries.set(e.path, e);
+  }
+
+  setStat(p: string, s: LocalStat | null): void {
+    this.stats.set(p, s);
+  }
+
+  /** Live entries strictly below `dir`, overlay-aware. */
+  hasLiveChildren(dir: string): boolean {
+    const prefix = `${dir}/`;
+    for (const [p, e] of this.entries) if (p.startsWith(prefix) && !e.deleted) return true;
+    for (const e of this.index.list({ prefix })) {
+      if (!e.path.startsWith(prefix)) continue;
+      const mine = this.entries.get(e.path) ?? e;
+      if (!mine.deleted) return true;
+    }
+    return false;
+  }
+}
+
+/** What placing a file on this node's disk did. */
+interface Placed {
+  stat: LocalStat | null;
+  wrote: boolean;
+  detail?: string;
+}
+
+export class FileFSM implements FSM {
+  private readonly mat: Materializer;
+  private applied: number;
+  /** Chunk sets of snapshots being persisted: gc must keep them. */
+  private readonly pinned = new Set<Set<string>>();
+  /** Applies, restores and snapshot captures run one at a time. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly d: FileFsmDeps) {
+    this.mat = new Materializer(d.root);
+    this.applied = readApplied(d.index);
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  apply(entry: Entry): Promise<ApplyResult> {
+    return this.serial(() => this.applyNow(entry));
+  }
+
+  snapshot(): Promise<FSMSnapshot> {
+    return this.serial(async () => {
+      const entries = this.d.index.list({ includeDeleted: true }).sort((a, b) => cmp(a.path, b.path));
+      const refs = new Set<string>();
+      for (const e of entries) if (!e.deleted) for (const h of e.chunks) refs.add(h);
+      this.pinned.add(refs);
+      const appliedIndex = this.applied;
+      const chunks = this.d.chunks;
+      const pinned = this.pinned;
+      return {
+        persist: (sink) => writeSnapshot(sink, appliedIndex, entries, [...refs].sort(), chunks),
+        release: () => {
+          pinned.delete(refs);
+        },
+      } satisfies FSMSnapshot;
+    });
+  }
+
+  restore(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
+    return this.serial(() => this.restoreNow(meta, data));
+  }
+
+  /** Removes chunks no index entry (and no snapshot being persisted) refers to. */
+  gc(minAgeMs?: number): Promise<{ removed: number; bytes: number }> {
+    return this.d.chunks.gc((h) => {
+      for (const set of this.pinned) if (set.has(h)) return true;
+      return this.d.index.isChunkReferenced(h);
+    }, minAgeMs);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  private now(): number {
+    return this.d.clock?.() ?? 0;
+  }
+
+  private emit(e: FsmEvent): void {
+    this.d.events?.emit(e);
+  }
+
+  // ---------------------------------------------------------------------------------------------- apply
+
+  private async applyNow(entry: Entry): Promise<ApplyResult> {
+    const idx = entry.index;
+    if (idx <= this.applied) return { applied: false, action: "skipped", index: idx };
+    if (entry.data.length === 0) {
+      this.commit(idx, new EntryTxn(this.d.index));
+      return { applied: false, action: "empty", index: idx };
+    }
+    let cmds: LeafCommand[];
+    try {
+      cmds = leaves(decodeCommand(entry.data));
+    } catch (e) {
+      if (!(e instanceof CommandDecodeError)) throw e;
+      // Committed but invalid: every node rejects it identically; the applied index moves on.
+      this.commit(idx, new EntryTxn(this.d.index));
+      this.emit({
+        type: "skip",
+        index: idx,
+        applyMs: 0,
+        path: "",
+        origin: "",
+        reason: "rejected",
+        detail: e.message,
+      });
+      return { applied: false, action: "invalid", index: idx, detail: e.message };
+    }
+    const txn = new EntryTxn(this.d.index);
+    const results: LeafResult[] = [];
+    const pending: FsmEvent[] = [];
+    for (const cmd of cmds) {
+      const t0 = this.now();
+      const r = await this.applyLeaf(cmd, idx, txn);
+      results.push(r);
+      pending.push(this.eventFor(cmd, r, idx, this.now() - t0));
+    }
+    this.commit(idx, txn);
+    for (const e of pending) this.emit(e);
+    if (cmds.length === 1) return { ...results[0]!, index: idx };
+    return { applied: results.some((r) => r.applied), action: "batch", index: idx, results };
+  }
+
+  private commit(idx: number, txn: EntryTxn): void {
+    const { index } = this.d;
+    index.transaction(() => {
+      for (const e of txn.entries.values()) index.put(e);
+      for (const [p, s] of txn.stats) index.setLocalStat(p, s);
+      index.setMeta(APPLIED_INDEX_KEY, String(idx));
+    });
+    this.applied = idx;
+  }
+
+  private applyLeaf(cmd: LeafCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
+    switch (cmd.op) {
+      case "put":
+        return this.applyPut(cmd, idx, txn);
+      case "delete":
+        return this.applyDelete(cmd, idx, txn);
+      case "mkdir":
+        return this.applyMkdir(cmd, idx, txn);
+      case "rmdir":
+        return this.applyRmdir(cmd, idx, txn);
+    }
+  }
+
+  private async applyPut(cmd: PutCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
+    const blocker = fileAncestor(cmd.path, txn);
+    if (blocker) return rejected(cmd.path, `${blocker} is a file, so ${cmd.path} cannot exist`);
+    const cur = txn.get(cmd.path);
+    let target = cmd.path;
+    let action: "put" | "conflict";
+    if (cur && !cur.deleted && cur.kind === "dir") {
+      action = "conflict"; // a directory holds the name: the file goes beside it
+    } else {
+      const res = resolveChange(cur && version(cur), { base: cmd.base, hash: cmd.hash, deleted: false });
+      if (res.action === "noop") {
+        // Same bytes: still a change when only the mode moved forward.
+        const modeChange = cur && !cur.deleted && cur.mode !== cmd.mode && basedOn(cmd.base, cur.clock);
+        if (!modeChange) return { applied: false, action: "noop", path: cmd.path };
+        action = "put";
+      } else if (res.action === "conflict") {
+        action = "conflict";
+      } else {
+        action = "put";
+      }
+    }
+    let prev = cur;
+    if (action === "conflict") {
+      target = conflictName(cmd.path, cmd.mtimeMs, cmd.origin);
+      prev = txn.get(target);
+      // A retried or duplicated proposal lands on the same conflict copy: nothing new.
+      if (prev && !prev.deleted && prev.kind === "file" && prev.hash === cmd.hash && prev.mode === cmd.mode) {
+        return { applied: false, action: "noop", path: cmd.path, conflictPath: target };
+      }
+      if (prev && !prev.deleted && prev.kind === "dir") {
+        return rejected(cmd.path, `conflict copy ${target} is a directory`);
+      }
+    }
+    this.ensureAncestorEntries(target, cmd.origin, idx, txn);
+    await this.ensureChunks(cmd);
+    const placed = await this.guardDisk(() => this.placeFile(target, cmd, prev, txn));
+    txn.put({
+      path: target,
+      kind: "file",
+      hash: cmd.hash,
+      size: cmd.size,
+      mode: cmd.mode,
+      mtimeMs: cmd.mtimeMs,
+      chunks: cmd.chunks,
+      clock: incrementClock(mergeClocks(cmd.base, prev?.clock ?? {}), cmd.origin),
+      deleted: false,
+      origin: cmd.origin,
+      updatedIndex: idx,
+    });
+    txn.setStat(target, placed.stat);
+    const out: LeafResult = { applied: true, action, path: cmd.path };
+    if (action === "conflict") out.conflictPath = target;
+    if (placed.detail) out.detail = placed.detail;
+    return out;
+  }
+
+  private async applyDelete(cmd: DeleteCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
+    const cur = txn.get(cmd.path);
+    if (!cur || cur.deleted || cur.kind !== "file") return { applied: false, action: "noop", path: cmd.path };
+    const res = resolveChange(version(cur), { base: cmd.base, hash: "", deleted: true });
+    if (res.action === "drop-delete" || res.action === "conflict") {
+      return { applied: false, action: "drop-delete", path: cmd.path };
+    }
+    if (res.action === "noop") return { applied: false, action: "noop", path: cmd.path };
+    const placed = await this.guardDisk(() => this.removeFile(cmd.path, cmd.origin, cur, txn));
+    txn.put({
+      ...cur,
+      hash: "",
+      size: 0,
+      chunks: [],
+      deleted: true,
+      clock: incrementClock(mergeClocks(cmd.base, cur.clock), cmd.origin),
+      origin: cmd.origin,
+      updatedIndex: idx,
+    });
+    txn.setStat(cmd.path, null);
+    const out: LeafResult = { applied: true, action: "delete", path: cmd.path };
+    if (placed.detail) out.detail = placed.detail;
+    return out;
+  }
+
+  private async applyMkdir(cmd: MkdirCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
+    const blocker = fileAncestor(cmd.path, txn);
+    if (blocker) return rejected(cmd.path, `${blocker} is a file, so ${cmd.path} cannot exist`);
+    const cur = txn.get(cmd.path);
+    if (cur && !cur.deleted && cur.kind === "file") return rejected(cmd.path, `${cmd.path} is a file`);
+    if (cur && !cur.deleted && (cur.mode === cmd.mode || !basedOn(cmd.base, cur.clock))) {
+      return { applied: false, action: "noop", path: cmd.path };
+    }
+    this.ensureAncestorEntries(cmd.path, cmd.origin, idx, txn);
+    const placed = await this.guardDisk(async () => {
+      await this.prepareDir(cmd.path, cmd.mode, cmd.origin, txn);
+      await this.mat.chmodDir(cmd.path, cmd.mode);
+      return { stat: null, wrote: true };
+    });
+    txn.put(
+      dirEntry(
+        cmd.path,
+        cmd.mode,
+        incrementClock(mergeClocks(cmd.base, cur?.clock ?? {}), cmd.origin),
+        cmd.origin,
+        idx,
+      ),
+    );
+    const out: LeafResult = { applied: true, action: "mkdir", path: cmd.path };
+    if (placed.detail) out.detail = placed.detail;
+    return out;
+  }
+
+  private async applyRmdir(cmd: RmdirCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
+    const cur = txn.get(cmd.path);
+    if (!cur || cur.deleted || cur.kind !== "dir") return { applied: false, action: "noop", path: cmd.path };
+    // Someone put something inside meanwhile: keep the directory (nothing written is lost).
+    if (txn.hasLiveChildren(cmd.path)) return { applied: false, action: "not-empty", path: cmd.path };
+    const placed = await this.guardDisk(async () => {
+      const removed = await this.mat.removeDirIfEmpty(cmd.path);
+      const r: Placed = { stat: null, wrote: removed };
+      if (!removed) r.detail = "directory kept on this node: it still holds untracked files";
+      return r;
+    });
+    txn.put({
+      ...cur,
+      deleted: true,
+      clock: incrementClock(mergeClocks(cmd.base, cur.clock), cmd.origin),
+      origin: cmd.origin,
+      updatedIndex: idx,
+    });
+    const out: LeafResult = { applied: true, action: "rmdir", path: cmd.path };
+    if (placed.detail) out.detail = placed.detail;
+    return out;
+  }
+
+  /** Index entries for missing or deleted ancestor directories (deterministic: mode 0755, origin's tick). */
+  private ensureAncestorEntries(p: string, origin: string, idx: number, txn: EntryTxn): void {
+    const segs = p.split("/");
+    for (let i = 1; i < segs.length; i++) {
+      const dir = segs.slice(0, i).join("/");
+      const e = txn.get(dir);
+      if (e && !e.deleted && e.kind === "dir") continue;
+      txn.put(dirEntry(dir, DEFAULT_DIR_MODE, incrementClock(e?.clock ?? {}, origin), origin, idx));
+    }
+  }
+
+  /** Stores inline chunks and fetches the rest from peers; afterwards every chunk is local. */
+  private async ensureChunks(cmd: PutCommand): Promise<void> {
+    const store = this.d.chunks;
+    const inline = cmd.inline.filter((c) => !store.has(c.hash));
+    if (inline.length > 0) await store.putMany(inline);
+    const missing = [...new Set(cmd.chunks)].filter((h) => !store.has(h));
+    if (missing.length === 0) return;
+    const got = await this.d.fetchChunks(missing, { origin: cmd.origin });
+    const wanted = new Set(missing);
+    await store.putMany(got.filter((c) => wanted.has(c.hash)));
+    const still = missing.filter((h) => !store.has(h));
+    if (still.length > 0) {
+      throw new Error(`cannot apply ${cmd.path}: ${still.length} chunk(s) unavailable (e.g. ${still[0]})`);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------- disk
+
+  /**
+   * Runs a disk step; a path this node cannot touch safely (a symlink leading out of the folder) is left
+   * alone while the index still follows the log, so every node's index stays identical.
+   */
+  private async guardDisk(fn: () => Promise<Placed>): Promise<Placed> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PathError)
+        return { stat: null, wrote: false, detail: `not written here: ${e.message}` };
+      throw e;
+    }
+  }
+
+  /** Writes `cmd`'s bytes at `target`, first saving any local edit that is in the way. */
+  private async placeFile(
+    target: string,
+    cmd: PutCommand,
+    prev: IndexEntry | undefined,
+    txn: EntryTxn,
+  ): Promise<Placed> {
+    await this.prepareParent(target, cmd.origin, txn);
+    const disk = await this.mat.stat(target);
+    if (disk?.kind === "file") {
+      const diskHash = await this.contentHash(target, disk, prev, txn);
+      if (diskHash === cmd.hash) {
+        // Already these bytes (the origin node, or a re-apply after a crash): fix mode and mtime only.
+        const st = await this.mat.touch(target, cmd.mode, cmd.mtimeMs);
+        return { stat: localStat(st), wrote: false };
+      }
+      const known = prev && !prev.deleted && prev.kind === "file" && diskHash === prev.hash;
+      if (!known) {
+        if (cmd.origin === this.d.nodeId) {
+          // Our own newer edit, still to be proposed (its path is dirty): leave it, rescan will send it.
+          return { stat: null, wrote: false, detail: "newer local edit kept; it will be proposed" };
+        }
+        await this.moveAside(target, disk, txn);
+      }
+    } else if (disk) {
+      await this.moveAside(target, disk, txn); // a directory, symlink or device the index does not know
+    }
+    const st = await this.mat.writeFile(target, this.chunkBytes(cmd.chunks), cmd.mode, cmd.mtimeMs);
+    return { stat: localStat(st), wrote: true };
+  }
+
+  private async removeFile(p: string, origin: string, cur: IndexEntry, txn: EntryTxn): Promise<Placed> {
+    const disk = await this.mat.stat(p);
+    if (!disk) return { stat: null, wrote: false };
+    if (disk.kind !== "file") return { stat: null, wrote: false, detail: "not a file here; left alone" };
+    const diskHash = await this.contentHash(p, disk, cur, txn);
+    if (diskHash !== cur.hash) {
+      if (origin === this.d.nodeId) return { stat: null, wrote: false, detail: "recreated locally; kept" };
+      await this.moveAside(p, disk, txn);
+      return { stat: null, wrote: true };
+    }
+    await this.mat.removeFile(p);
+    return { stat: null, wrote: true };
+  }
+
+  /** Makes every ancestor of `p` a directory on disk, saving files that stand in the way. */
+  private async prepareParent(p: string, origin: string, txn: EntryTxn): Promise<void> {
+    const slash = p.lastIndexOf("/");
+    if (slash > 0) await this.prepareDir(p.slice(0, slash), DEFAULT_DIR_MODE, origin, txn, true);
+  }
+
+  private async prepareDir(
+    dir: string,
+    mode: number,
+    _origin: string,
+    txn: EntryTxn,
+    ancestorsOnly = false,
+  ): Promise<void> {
+    const segs = dir.split("/");
+    for (let i = 1; i <= segs.length; i++) {
+      const sub = segs.slice(0, i).join("/");
+      const st = await this.mat.stat(sub);
+      if (st && st.kind !== "dir" && st.kind !== "symlink") await this.moveAside(sub, st, txn);
+      const e = txn.get(sub);
+      await this.mat.ensureDir(
+        sub,
+        i === segs.length && !ancestorsOnly ? mode : (e?.mode ?? DEFAULT_DIR_MODE),
+      );
+    }
+  }
+
+  /** Hash of the bytes at `p`; skips reading when the stat proves they are the index's version. */
+  private async contentHash(
+    p: string,
+    disk: DiskStat,
+    cur: IndexEntry | undefined,
+    txn: EntryTxn,
+  ): Promise<string> {
+    const ls = txn.getStat(p);
+    if (cur && !cur.deleted && cur.kind === "file" && ls && sameStat(ls, disk)) return cur.hash;
+    return hashStream(this.mat.read(p));
+  }
+
+  /** Renames a local, unproposed thing to a conflict name on this node only; the watcher proposes it. */
+  private async moveAside(p: string, disk: DiskStat, txn: EntryTxn): Promise<string> {
+    let t = Math.max(0, Math.floor(disk.mtimeMs));
+    for (let attempt = 0; ; attempt++) {
+      const name = conflictName(p, t, this.d.nodeId);
+      const taken = (await this.mat.stat(name)) !== null || (txn.get(name) && !txn.get(name)!.deleted);
+      if (!taken) {
+        await this.mat.move(p, name);
+        this.emit({
+          type: "local-edit-preserved",
+          index: this.applied + 1,
+          applyMs: 0,
+          path: p,
+          movedTo: name,
+        });
+        return name;
+      }
+      if (attempt > 1000) throw new Error(`no free conflict name for ${p}`);
+      t += 1000;
+    }
+  }
+
+  private async *chunkBytes(hashes: string[]): AsyncGenerator<Uint8Array> {
+    for (const h of hashes) {
+      const data = await this.d.chunks.get(h);
+      if (!data) throw new Error(`chunk ${h} vanished from the chunk store`);
+      yield data;
+    }
+  }
+
+  private eventFor(cmd: LeafCommand, r: LeafResult, index: number, applyMs: number): FsmEvent {
+    if (r.action === "put" || r.action === "mkdir") {
+      const put = cmd.op === "put" ? cmd : undefined;
+      return {
+        type: "apply",
+        op: r.action,
+        index,
+        applyMs,
+        path: r.path,
+        origin: cmd.origin,
+        size: put?.size ?? 0,
+        hash: put?.hash ?? "",
+        mtimeMs: put?.mtimeMs ?? 0,
+        wrote: r.detail === undefined,
+      };
+    }
+    if (r.action === "conflict") {
+      const put = cmd as PutCommand;
+      return {
+        type: "conflict",
+        index,
+        applyMs,
+        path: r.path,
+        conflictPath: r.conflictPath!,
+        origin: cmd.origin,
+        size: put.size,
+        hash: put.hash,
+      };
+    }
+    if (r.action === "delete" || r.action === "rmdir") {
+      return { type: "delete", op: r.action, index, applyMs, path: r.path, origin: cmd.origin };
+    }
+    const e: FsmEvent = { type: "skip", index, applyMs, path: r.path, origin: cmd.origin, reason: r.action };
+    if (r.detail) e.detail = r.detail;
+    return e;
+  }
+
+  // --------------------------------------------------------------------------------------------- restore
+
+  private async restoreNow(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const t0 = this.now();
+    const { entries } = await readSnapshot(data, this.d.chunks);
+    const txn = new EntryTxn(this.d.index); // reads the OLD index: what this node last materialised
+    const next = new Map(entries.map((e) => [e.path, e]));
+    const live = (p: string) => {
+      const e = next.get(p);
+      return e && !e.deleted ? e : undefined;
+    };
+    const stats = new Map<string, LocalStat | null>();
+    let written = 0;
+    let removed = 0;
+
+    // 1. Files on disk that the snapshot does not have: remove ours, keep or save the user's.
+    const onDisk = await walk(this.mat);
+    for (const [p, st] of onDisk) {
+      if (st.kind !== "file") continue;
+      const ne = live(p);
+      if (ne && ne.kind === "file") continue; // handled in step 2
+      const old = txn.get(p);
+      const ours = old && !old.deleted && old.kind === "file";
+      const h = await this.contentHash(p, st, old, txn);
+      if (ours && h === old.hash) {
+        await this.mat.removeFile(p);
+        removed++;
+      } else if (ours || ne) {
+        await this.moveAside(p, st, txn); // an edit of a file the cluster dropped, or in a dir's way
+      }
+      // else: a file nobody has seen yet; it stays and the scanner proposes it.
+    }
+    // 2. Every live directory and file of the snapshot.
+    const sorted = entries.filter((e) => !e.deleted).sort((a, b) => cmp(a.path, b.path));
+    for (const e of sorted) {
+      if (e.kind === "dir") {
+        await this.guardDisk(async () => {
+          await this.prepareDir(e.path, e.mode, e.origin, txn);
+          await this.mat.chmodDir(e.path, e.mode);
+          return { stat: null, wrote: false };
+        });
+        continue;
+      }
+      const placed = await this.guardDisk(async () => {
+        await this.prepareParent(e.path, e.origin, txn);
+        const disk = await this.mat.stat(e.path);
+        if (disk?.kind === "file") {
+          const old = txn.get(e.path);
+          const h = await this.contentHash(e.path, disk, old, txn);
+          if (h === e.hash)
+            return { stat: localStat(await this.mat.touch(e.path, e.mode, e.mtimeMs)), wrote: false };
+          if (!(old && !old.deleted && old.kind === "file" && h === old.hash))
+            await this.moveAside(e.path, disk, txn);
+        } else if (disk) {
+          await this.moveAside(e.path, disk, txn);
+        }
+        const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
+        return { stat: localStat(st), wrote: true };
+      });
+      if (placed.wrote) written++;
+      stats.set(e.path, placed.stat);
+    }
+    // 3. Directories we made that the snapshot no longer has, deepest first; untracked content keeps them.
+    const dirs = [...onDisk].filter(([p, st]) => st.kind === "dir" && !live(p)).map(([p]) => p);
+    for (const p of dirs.sort((a, b) => b.length - a.length || cmp(a, b))) {
+      const old = txn.get(p);
+      if (old && !old.deleted && old.kind === "dir" && (await this.mat.removeDirIfEmpty(p))) removed++;
+    }
+    // 4. The index, in one transaction.
+    const { index } = this.d;
+    index.transaction(() => {
+      index.clear();
+      for (const e of entries) index.put(e);
+      for (const [p, s] of stats) index.setLocalStat(p, s);
+      index.setMeta(APPLIED_INDEX_KEY, String(meta.index));
+    });
+    this.applied = meta.index;
+    this.emit({
+      type: "restore",
+      index: meta.index,
+      applyMs: this.now() - t0,
+      files: sorted.filter((e) => e.kind === "file").length,
+      written,
+      removed,
+    });
+  }
+}
+
+// --------------------------------------------------------------------------------------------- helpers
+
+function readApplied(index: FileIndex): number {
+  const v = Number(index.getMeta(APPLIED_INDEX_KEY) ?? 0);
+  return Number.isSafeInteger(v) && v > 0 ? v : 0;
+}
+
+function version(e: IndexEntry): Version {
+  return { hash: e.hash, clock: e.clock, deleted: e.deleted, origin: e.origin };
+}
+
+/** The proposer saw `current` (or something newer) when it made the change. */
+function basedOn(base: VectorClock, current: VectorClock): boolean {
+  const o = compareClocks(base, current);
+  return o === "equal" || o === "after";
+}
+
+function rejected(p: string, detail: string): LeafResult {
+  return { applied: false, action: "rejected", path: p, detail };
+}
+
+/** The nearest ancestor that is a live file in the index (a file cannot contain anything). */
+function fileAncestor(p: string, txn: EntryTxn): string | null {
+  const segs = p.split("/");
+  for (let i = 1; i < segs.length; i++) {
+    const a = segs.slice(0, i).join("/");
+    const e = txn.get(a);
+    if (e && !e.deleted && e.kind === "file") return a;
+  }
+  return null;
+}
+
+function dirEntry(p: string, mode: number, clock: VectorClock, origin: string, idx: number): IndexEntry {
+  return {
+    path: p,
+    kind: "dir",
+    hash: "",
+    size: 0,
+    mode,
+    mtimeMs: 0,
+    chunks: [],
+    clock,
+    deleted: false,
+    origin,
+    updatedIndex: idx,
+  };
+}
+
+export function localStat(st: DiskStat): LocalStat {
+  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
+export function sameStat(a: LocalStat, b: { size: number; mtimeMs: number; ino: number }): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+}
+
+export async function hashStream(data: AsyncIterable<Uint8Array>): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  for await (const piece of data) h.update(piece);
+  return h.digest("hex");
+}
+
+/** Every entry of the folder except .pickbox, without following symlinks. */
+export async function walk(mat: Materializer): Promise<Map<string, DiskStat>> {
+  const out = new Map<string, DiskStat>();
+  const visit = async (rel: string) => {
+    const abs = rel ? `${mat.root}/${rel}` : mat.root;
+    let names: string[];
+    try {
+      names = await readdir(abs);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") return;
+      throw e;
+    }
+    for (const name of names.sort()) {
+      if (!rel && name.toLowerCase() === ".pickbox") continue;
+      const p = rel ? `${rel}/${name}` : name;
+      const st = await mat.stat(p).catch((e) => {
+        if (e instanceof PathError) return null;
+        throw e;
+      });
+      if (!st) continue;
+      out.set(p, st);
+      if (st.kind === "dir") await visit(p);
+    }
+  };
+  await visit("");
+  return out;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,242 @@
+// Local changes → proposals. "This path may have changed" becomes a command, or null when nothing did:
+// a stat equal to the one recorded at the last materialisation, or content equal to the index entry, is
+// an echo (our own apply, a touch, a no-op rescan) and is dropped. Nothing here writes the index except
+// the local stat of unchanged files; the FSM records everything else when the proposal commits.
+import { lstat, readdir } from "node:fs/promises";
+import path from "node:path";
+import type { ChunkStore } from "./chunk-store.ts";
+import type { Chunk } from "./chunker.ts";
+import { chunkFile } from "./chunker.ts";
+import { DEFAULT_INLINE_LIMIT, type InlineChunk, type LeafCommand } from "./commands.ts";
+import { sameStat } from "./file-fsm.ts";
+import type { FileIndex, IndexEntry } from "./file-index.ts";
+import { normalizeRelPath, PathError, resolveInside, STATE_DIR_NAME } from "./paths.ts";
+
+export interface LocalScannerDeps {
+  root: string;
+  nodeId: string;
+  index: FileIndex;
+  chunks: ChunkStore;
+  /** New chunk bytes up to this total ride inline in the command. */
+  inlineLimit?: number;
+  /** Sequence numbers for proposals (per process; informational). */
+  nextSeq?: () => number;
+}
+
+export interface ScanResult {
+  command: LeafCommand;
+  /** Chunks stored locally (not inline) that peers need before the command can commit. */
+  missingChunks: string[];
+}
+
+/** The file changed while it was read (an editor still writing): scan again later. */
+export class ScanRaceError extends Error {
+  override name = "ScanRaceError";
+}
+
+const STORE_BATCH_BYTES = 8 << 20;
+
+export class LocalScanner {
+  private seq = 0;
+  private readonly inlineLimit: number;
+
+  constructor(private readonly d: LocalScannerDeps) {
+    this.inlineLimit = d.inlineLimit ?? DEFAULT_INLINE_LIMIT;
+  }
+
+  /** A proposal for `relPath`, or null when the folder agrees with the index there. */
+  async scan(relPath: string): Promise<ScanResult | null> {
+    let rel: string;
+    try {
+      rel = normalizeRelPath(relPath);
+    } catch (e) {
+      if (e instanceof PathError) return null; // .pickbox/…, or a name we cannot replicate
+      throw e;
+    }
+    let abs: string;
+    try {
+      abs = await resolveInside(this.d.root, rel);
+    } catch (e) {
+      if (e instanceof PathError) return null; // under a symlink that leaves the folder
+      throw e;
+    }
+    const entry = liveEntry(this.d.index.get(rel));
+    const st = await lstatOrNull(abs);
+    if (!st) {
+      if (!entry) return null;
+      if (entry.kind === "dir")
+        return wrap({ op: "rmdir", path: rel, base: entry.clock, origin: this.d.nodeId });
+      return wrap({ op: "delete", path: rel, base: entry.clock, origin: this.d.nodeId, seq: this.nextSeq() });
+    }
+    if (st.isSymbolicLink()) return null; // never followed, never replicated
+    if (st.isDirectory()) {
+      const mode = st.mode & 0o7777;
+      if (entry?.kind === "dir" && entry.mode === mode) return null;
+      if (entry?.kind === "file") return null; // a directory replaced a file: its contents are proposed first
+      return wrap({ op: "mkdir", path: rel, mode, base: entry?.clock ?? {}, origin: this.d.nodeId });
+    }
+    if (!st.isFile()) return null;
+    if (entry?.kind === "dir") return null; // a file replaced a directory: wait for its contents to go
+    return this.scanFile(rel, abs, st, entry);
+  }
+
+  private async scanFile(
+    rel: string,
+    abs: string,
+    st: { size: number; mtimeMs: number; ino: number; mode: number },
+    entry: IndexEntry | undefined,
+  ): Promise<ScanResult | null> {
+    const { index, chunks: store } = this.d;
+    const mode = st.mode & 0o7777;
+    const recorded = index.getLocalStat(rel);
+    if (entry && recorded && sameStat(recorded, st) && entry.mode === mode) return null;
+
+    const hasher = new Bun.CryptoHasher("sha256");
+    const hashes: string[] = [];
+    const seen = new Set<string>();
+    let inline: InlineChunk[] = [];
+    let inlineBytes = 0;
+    let overflow = false; // too much new data to inline: store locally, ship out of band
+    let pendingStore: Chunk[] = [];
+    let pendingBytes = 0;
+    const missing: string[] = [];
+    let size = 0;
+    for await (const c of chunkFile(abs)) {
+      hasher.update(c.data);
+      size += c.data.length;
+      hashes.push(c.hash);
+      if (seen.has(c.hash) || store.has(c.hash)) continue;
+      seen.add(c.hash);
+      if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
+        inline.push({ hash: c.hash, data: c.data });
+        inlineBytes += c.data.length;
+        continue;
+      }
+      if (!overflow) {
+        overflow = true;
+        pendingStore = inline; // everything new goes out of band now
+        pendingBytes = inlineBytes;
+        missing.push(...inline.map((x) => x.hash));
+        inline = [];
+        inlineBytes = 0;
+      }
+      pendingStore.push(c);
+      pendingBytes += c.data.length;
+      missing.push(c.hash);
+      if (pendingBytes >= STORE_BATCH_BYTES) {
+        await store.putMany(pendingStore);
+        pendingStore = [];
+        pendingBytes = 0;
+      }
+    }
+    if (pendingStore.length > 0) await store.putMany(pendingStore);
+    const hash = hasher.digest("hex");
+
+    const after = await lstatOrNull(abs);
+    if (!after?.isFile() || after.size !== st.size || after.mtimeMs !== st.mtimeMs || after.ino !== st.ino) {
+      throw new ScanRaceError(`${rel} changed while it was scanned`);
+    }
+    if (size !== st.size) throw new ScanRaceError(`${rel} changed size while it was scanned`);
+
+    if (entry && entry.kind === "file" && entry.hash === hash && entry.mode === mode) {
+      // Echo of our own apply, or a touch: remember the stat so the next scan is free.
+      index.setLocalStat(rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+      return null;
+    }
+    return {
+      command: {
+        op: "put",
+        path: rel,
+        kind: "file",
+        mode,
+        mtimeMs: st.mtimeMs,
+        size,
+        hash,
+        chunks: hashes,
+        inline,
+        base: entry?.clock ?? {},
+        origin: this.d.nodeId,
+        seq: this.nextSeq(),
+      },
+      missingChunks: missing,
+    };
+  }
+
+  /**
+   * Reconcile pass over the whole folder (startup, and the periodic backstop for lost watcher events):
+   * every path on disk, then every live index entry missing from disk. Parents come before children,
+   * deletions of children before their directories.
+   */
+  async scanAll(): Promise<ScanResult[]> {
+    const out: ScanResult[] = [];
+    const seen = new Set<string>();
+    const visit = async (rel: string) => {
+      const dirAbs = rel ? await resolveInside(this.d.root, rel) : this.d.root;
+      let names: string[];
+      try {
+        names = await readdir(dirAbs);
+      } catch (e) {
+        if ((e as { code?: string }).code === "ENOENT" || (e as { code?: string }).code === "ENOTDIR") return;
+        throw e;
+      }
+      for (const name of names.sort()) {
+        if (!rel && name.toLowerCase() === STATE_DIR_NAME) continue;
+        const p = rel ? `${rel}/${name}` : name;
+        let norm: string;
+        try {
+          norm = normalizeRelPath(p);
+        } catch (e) {
+          if (e instanceof PathError) continue;
+          throw e;
+        }
+        seen.add(norm);
+        const r = await this.scanQuietly(norm);
+        if (r) out.push(r);
+        const st = await lstatOrNull(path.join(this.d.root, norm));
+        if (st?.isDirectory()) await visit(norm);
+      }
+    };
+    await visit("");
+    const gone = this.d.index
+      .list({})
+      .filter((e) => !e.deleted && !seen.has(e.path))
+      .map((e) => e.path)
+      .sort((a, b) => b.length - a.length || (a < b ? -1 : 1)); // children first
+    for (const p of gone) {
+      const r = await this.scanQuietly(p);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  private async scanQuietly(p: string): Promise<ScanResult | null> {
+    try {
+      return await this.scan(p);
+    } catch (e) {
+      if (e instanceof ScanRaceError) return null; // still being written; the watcher will report it
+      throw e;
+    }
+  }
+
+  private nextSeq(): number {
+    return this.d.nextSeq ? this.d.nextSeq() : ++this.seq;
+  }
+}
+
+function wrap(command: LeafCommand): ScanResult {
+  return { command, missingChunks: [] };
+}
+
+function liveEntry(e: IndexEntry | null | undefined): IndexEntry | undefined {
+  return e && !e.deleted ? e : undefined;
+}
+
+async function lstatOrNull(abs: string) {
+  try {
+    return await lstat(abs);
+  } catch (e) {
+    const c = (e as { code?: string }).code;
+    if (c === "ENOENT" || c === "ENOTDIR") return null;
+    throw e;
+  }
+}

@@ -1,0 +1,201 @@
+// Turns index decisions into files: atomic writes (temp file in .pickbox/tmp, fsync, chmod, utimes, rename,
+// fsync of the directory), deletes and directories, always confined to the folder. Knows nothing of
+// clocks or the log; the FSM decides, this writes.
+import { constants } from "node:fs";
+import { chmod, lstat, mkdir, open, rename, rm, rmdir, unlink, utimes } from "node:fs/promises";
+import path from "node:path";
+import { normalizeRelPath, resolveInside, STATE_DIR_NAME } from "./paths.ts";
+
+export interface DiskStat {
+  kind: "file" | "dir" | "symlink" | "other";
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  mode: number;
+}
+
+export const TMP_DIR = `${STATE_DIR_NAME}/tmp`;
+
+export class Materializer {
+  private tmpSeq = 0;
+  readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.tmpDir = path.join(root, TMP_DIR);
+  }
+
+  /** Absolute path of `rel`, refusing anything that would leave the folder (PathError). */
+  resolve(rel: string): Promise<string> {
+    return resolveInside(this.root, rel);
+  }
+
+  /** lstat without following a symlink; null when nothing is there. */
+  async stat(rel: string): Promise<DiskStat | null> {
+    const abs = await this.resolve(rel);
+    return statAbs(abs);
+  }
+
+  /**
+   * Atomically replaces `rel` with the given bytes (streamed, in order). Parent directories must already
+   * exist (see ensureDir); whatever stood at `rel` must have been checked by the caller.
+   */
+  async writeFile(
+    rel: string,
+    data: AsyncIterable<Uint8Array>,
+    mode: number,
+    mtimeMs: number,
+  ): Promise<DiskStat> {
+    const abs = await this.resolve(rel);
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.tmpDir, `w-${process.pid}-${++this.tmpSeq}`);
+    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    try {
+      for await (const piece of data) {
+        let off = 0;
+        while (off < piece.length) {
+          const { bytesWritten } = await fh.write(piece, off, piece.length - off);
+          off += bytesWritten;
+        }
+      }
+      await fh.chmod(mode & 0o7777);
+      await fh.utimes(mtimeMs / 1000, mtimeMs / 1000);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await fh.close();
+    try {
+      await rename(tmp, abs);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await fsyncDir(path.dirname(abs));
+    const st = await statAbs(abs);
+    if (!st) throw new Error(`file ${rel} vanished right after it was written`);
+    return st;
+  }
+
+  /** Sets mode and mtime of an existing file whose bytes are already right. */
+  async touch(rel: string, mode: number, mtimeMs: number): Promise<DiskStat> {
+    const abs = await this.resolve(rel);
+    await chmod(abs, mode & 0o7777);
+    await utimes(abs, mtimeMs / 1000, mtimeMs / 1000);
+    const st = await statAbs(abs);
+    if (!st) throw new Error(`file ${rel} vanished while its mode was set`);
+    return st;
+  }
+
+  /** Creates `rel` and its missing ancestors as directories. Returns the relative paths it created. */
+  async ensureDir(rel: string, mode = 0o755): Promise<string[]> {
+    const segs = normalizeRelPath(rel).split("/");
+    const created: string[] = [];
+    for (let i = 1; i <= segs.length; i++) {
+      const sub = segs.slice(0, i).join("/");
+      const abs = await this.resolve(sub);
+      const st = await statAbs(abs);
+      if (st?.kind === "dir") continue;
+      if (st?.kind === "symlink") {
+        // resolveInside accepted it, so it points inside the folder; treat a link to a dir as a dir.
+        continue;
+      }
+      if (st) throw new Error(`cannot create directory ${sub}: something else is in the way`);
+      await mkdir(abs, { mode });
+      await chmod(abs, mode & 0o7777); // mkdir's mode is filtered by umask
+      await fsyncDir(path.dirname(abs));
+      created.push(sub);
+    }
+    return created;
+  }
+
+  async chmodDir(rel: string, mode: number): Promise<void> {
+    await chmod(await this.resolve(rel), mode & 0o7777);
+  }
+
+  /** Removes a file (missing is fine). */
+  async removeFile(rel: string): Promise<void> {
+    const abs = await this.resolve(rel);
+    try {
+      await unlink(abs);
+    } catch (e) {
+      if (code(e) === "ENOENT") return;
+      throw e;
+    }
+    await fsyncDir(path.dirname(abs));
+  }
+
+  /** Removes an empty directory. Returns false (and leaves it) when it is not empty or not there. */
+  async removeDirIfEmpty(rel: string): Promise<boolean> {
+    const abs = await this.resolve(rel);
+    try {
+      await rmdir(abs);
+    } catch (e) {
+      const c = code(e);
+      if (c === "ENOENT" || c === "ENOTEMPTY" || c === "EEXIST" || c === "ENOTDIR") return false;
+      throw e;
+    }
+    await fsyncDir(path.dirname(abs));
+    return true;
+  }
+
+  /** Moves whatever is at `from` to `to` (both inside the folder); `to` must not exist. */
+  async move(from: string, to: string): Promise<void> {
+    const a = await this.resolve(from);
+    const b = await this.resolve(to);
+    if (await statAbs(b)) throw new Error(`cannot move ${from} aside: ${to} exists`);
+    await rename(a, b);
+    await fsyncDir(path.dirname(b));
+  }
+
+  /** Reads a file's bytes in pieces (for hashing the local copy). */
+  async *read(rel: string): AsyncGenerator<Uint8Array> {
+    const abs = await this.resolve(rel);
+    const fh = await open(abs, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
+    try {
+      const buf = new Uint8Array(1 << 20);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) return;
+        yield buf.slice(0, bytesRead);
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Empties .pickbox/tmp of leftovers from a crash mid-write. */
+  async cleanTmp(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+  }
+}
+
+export async function statAbs(abs: string): Promise<DiskStat | null> {
+  try {
+    const st = await lstat(abs);
+    const kind = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
+    return { kind, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o7777 };
+  } catch (e) {
+    const c = code(e);
+    if (c === "ENOENT" || c === "ENOTDIR") return null;
+    throw e;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(dir, constants.O_RDONLY);
+    await fh.sync();
+  } catch (e) {
+    // Some file systems refuse fsync on a directory; the rename is still atomic there.
+    if (code(e) !== "EINVAL" && code(e) !== "EISDIR" && code(e) !== "EPERM") throw e;
+  } finally {
+    await fh?.close();
+  }
+}
+
+function code(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
