@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { ProposeResult } from "../../../src/raft/types.ts";
 import { bytes, TestNetwork } from "./test-network.ts";
 
 /** a alone, elected, with its no-op committed. */
@@ -106,7 +107,7 @@ describe("membership changes", () => {
   test("invalid conf changes are refused", () => {
     const net = single();
     const a = net.node("a");
-    const invalid = { ok: false, reason: "invalid", leader: "a" };
+    const invalid: ProposeResult = { ok: false, reason: "invalid", leader: "a" };
     expect(a.proposeConfChange({ type: "addVoter", nodeId: "a", address: "x" })).toEqual(invalid);
     expect(a.proposeConfChange({ type: "addVoter", nodeId: "b" })).toEqual(invalid);
     expect(a.proposeConfChange({ type: "remove", nodeId: "zz" })).toEqual(invalid);
