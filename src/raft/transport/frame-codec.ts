@@ -29,17 +29,50 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+/** msgpack of `{k: "snapChunk", d: <bin32 header>}`, up to where the chunk's bytes start. */
+const SNAP_CHUNK_PREFIX = Uint8Array.from([
+  0x82, // map of 2
+  0xa1,
+  0x6b, // "k"
+  0xa9,
+  ...new TextEncoder().encode("snapChunk"),
+  0xa1,
+  0x64, // "d"
+  0xc6, // bin32, length follows
+]);
+const CHUNK_HEAD_BYTES = SNAP_CHUNK_PREFIX.byteLength + 4;
+
+/**
+ * The frame header and msgpack prefix of a snapshot chunk frame, to be written immediately before the
+ * chunk's own bytes: bulk data goes to the socket without being copied into an encode buffer.
+ * Decodes exactly like encodeFrame({ k: "snapChunk", d }).
+ */
+export function encodeChunkFrameHead(dataBytes: number): Uint8Array {
+  const head = new Uint8Array(FRAME_HEADER_BYTES + SNAP_CHUNK_PREFIX.byteLength + 4);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, SNAP_CHUNK_PREFIX.byteLength + 4 + dataBytes, false);
+  head.set(SNAP_CHUNK_PREFIX, FRAME_HEADER_BYTES);
+  view.setUint32(FRAME_HEADER_BYTES + SNAP_CHUNK_PREFIX.byteLength, dataBytes, false);
+  return head;
+}
+
 // Decoding from a plain Uint8Array (not a Buffer) makes msgpackr return bin fields as Uint8Array.
 // copyBuffers: bin fields must not pin a whole socket chunk; frames that were already copied out of
 // the socket chunks skip the second copy.
 const copyingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 const viewingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
 
-/** Decodes one frame payload (without header); throws FrameError when it is not a valid frame. */
-export function decodePayload(payload: Uint8Array, ownsMemory = false): Frame {
+/** Frames at least this large may keep views into the received bytes instead of copies. */
+const LARGE_FRAME_BYTES = 64 * 1024;
+
+/**
+ * Decodes one frame payload (without header); throws FrameError when it is not a valid frame.
+ * `mayView`: bin fields may be views into `payload` (else they are copies).
+ */
+export function decodePayload(payload: Uint8Array, mayView = false): Frame {
   let value: unknown;
   try {
-    value = (ownsMemory ? viewingUnpackr : copyingUnpackr).unpack(payload);
+    value = (mayView ? viewingUnpackr : copyingUnpackr).unpack(payload);
   } catch (err) {
     throw new FrameError(`undecodable frame: ${(err as Error).message}`);
   }
@@ -58,6 +91,8 @@ export class FrameDecoder {
   private buffered = 0;
   /** Payload length of the frame being assembled, once its header has been read. */
   private pendingLength = -1;
+  /** Data bytes of a streamed snapshot chunk frame not yet returned. */
+  private rawRemaining = 0;
 
   constructor(private readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
 
@@ -77,8 +112,15 @@ export class FrameDecoder {
     this.buffered += chunk.byteLength;
   }
 
-  /** The next complete frame, or null until more bytes arrive. Throws FrameError on a bad stream. */
+  /**
+   * The next frame, or null until more bytes arrive. Throws FrameError on a bad stream.
+   *
+   * A snapshot chunk frame in the layout of encodeChunkFrameHead is not buffered whole: its data comes
+   * out as one or more `snapChunk` frames as bytes arrive, each a view of the received bytes (bulk data
+   * is never copied).
+   */
   next(): Frame | null {
+    if (this.rawRemaining > 0) return this.nextRawPiece();
     if (this.pendingLength < 0) {
       if (this.buffered < FRAME_HEADER_BYTES) return null;
       const header = this.take(FRAME_HEADER_BYTES);
@@ -89,12 +131,62 @@ export class FrameDecoder {
       }
       this.pendingLength = length;
     }
+    if (this.pendingLength >= CHUNK_HEAD_BYTES) {
+      if (this.buffered < CHUNK_HEAD_BYTES) return null;
+      if (this.startsWithChunkPrefix()) return this.beginRawChunk();
+    }
     if (this.buffered < this.pendingLength) return null;
     const first = this.chunks[0]!;
     const copied = first.byteLength - this.offset < this.pendingLength;
     const payload = this.take(this.pendingLength);
+    // Small frames copy their bin fields out, so they do not pin a whole socket chunk; a large frame's
+    // fields may view the chunk (it is mostly that frame anyway), saving a copy of bulk data.
+    const mayView = copied || this.pendingLength >= LARGE_FRAME_BYTES;
     this.pendingLength = -1;
-    return decodePayload(payload, copied);
+    return decodePayload(payload, mayView);
+  }
+
+  private startsWithChunkPrefix(): boolean {
+    const head = this.peek(SNAP_CHUNK_PREFIX.byteLength);
+    for (let i = 0; i < head.byteLength; i++) if (head[i] !== SNAP_CHUNK_PREFIX[i]) return false;
+    return true;
+  }
+
+  private beginRawChunk(): Frame | null {
+    const head = this.take(CHUNK_HEAD_BYTES);
+    const dataBytes = new DataView(head.buffer, head.byteOffset + SNAP_CHUNK_PREFIX.byteLength, 4).getUint32(
+      0,
+      false,
+    );
+    if (dataBytes !== this.pendingLength - CHUNK_HEAD_BYTES)
+      throw new FrameError("snapshot chunk length mismatch");
+    this.pendingLength = -1;
+    this.rawRemaining = dataBytes;
+    if (dataBytes === 0) return { k: "snapChunk", d: new Uint8Array(0) };
+    return this.nextRawPiece();
+  }
+
+  private nextRawPiece(): Frame | null {
+    if (this.buffered === 0) return null;
+    const first = this.chunks[0]!;
+    const n = Math.min(this.rawRemaining, first.byteLength - this.offset);
+    this.rawRemaining -= n;
+    return { k: "snapChunk", d: this.take(n) };
+  }
+
+  /** Copies the first n buffered bytes without consuming them (n is small). */
+  private peek(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let filled = 0;
+    let offset = this.offset;
+    for (const chunk of this.chunks) {
+      const count = Math.min(chunk.byteLength - offset, n - filled);
+      out.set(chunk.subarray(offset, offset + count), filled);
+      filled += count;
+      offset = 0;
+      if (filled === n) break;
+    }
+    return out;
   }
 
   /** Removes n buffered bytes: a view when they sit in one chunk, else a fresh copy. */

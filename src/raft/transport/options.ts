@@ -24,7 +24,7 @@ export interface TcpTransportOptions {
   snapshotIdleTimeoutMs?: number;
   /** Snapshot data is cut into frames of at most this size. Default 1 MiB. */
   snapshotChunkBytes?: number;
-  /** Received snapshot bytes buffered ahead of the consumer before the socket is paused. Default 8 MiB. */
+  /** Received snapshot bytes buffered ahead of the consumer before the socket is paused. Default 4 MiB. */
   snapshotBufferBytes?: number;
   /** Reconnect delay doubles from initialMs to maxMs after consecutive failures. */
   backoff?: { initialMs?: number; maxMs?: number };
@@ -69,7 +69,7 @@ export function resolveOptions(o: TcpTransportOptions = {}): ResolvedTransportOp
     requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
     snapshotIdleTimeoutMs: o.snapshotIdleTimeoutMs ?? 60_000,
     snapshotChunkBytes,
-    snapshotBufferBytes: o.snapshotBufferBytes ?? 8 * 1024 * 1024,
+    snapshotBufferBytes: o.snapshotBufferBytes ?? 4 * 1024 * 1024,
     backoffInitialMs: o.backoff?.initialMs ?? 50,
     backoffMaxMs: o.backoff?.maxMs ?? 2000,
     maxQueuedFrames: o.maxQueuedFrames ?? 8192,

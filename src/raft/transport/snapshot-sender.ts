@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import type { Message } from "../types.ts";
 import { dial } from "./dial.ts";
 import { ConnectionLostError, errorMessage, RemoteError, TransportTimeoutError } from "./errors.ts";
-import { encodeFrame } from "./frame-codec.ts";
+import { encodeChunkFrameHead, encodeFrame } from "./frame-codec.ts";
 import type { ResolvedTransportOptions } from "./options.ts";
 
 /** Lets the transport abort a transfer in flight (close()). */
@@ -13,7 +13,8 @@ export interface SnapshotTransfer {
 /**
  * Streams one snapshot on a connection of its own, so heartbeats on the peer connection are never stuck
  * behind it. Memory stays bounded: one chunk is read from `data` only after the socket drained the
- * previous one. Resolves when the receiver acknowledges that its onSnapshot succeeded.
+ * previous one. Chunks are written as they are (no copy), so `data` must yield a fresh buffer each time
+ * (never refill one it yielded before). Resolves when the receiver acknowledges that its onSnapshot succeeded.
  */
 export async function streamSnapshot(
   opts: ResolvedTransportOptions,
@@ -120,7 +121,9 @@ export async function streamSnapshot(
       for (let at = 0; at < chunk.byteLength; at += max) {
         if (failure || ack) break outer;
         const piece = at === 0 && chunk.byteLength <= max ? chunk : chunk.subarray(at, at + max);
-        await write(encodeFrame({ k: "snapChunk", d: piece }));
+        // Zero-copy: the chunk itself goes to the socket, which is why a yielded chunk must not be reused.
+        s.write(encodeChunkFrameHead(piece.byteLength));
+        await write(piece);
       }
     }
     if (!failure && !ack) await write(encodeFrame({ k: "snapEnd" }));

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { pack } from "msgpackr";
 import {
   decodePayload,
+  encodeChunkFrameHead,
   encodeFrame,
   FrameDecoder,
   FrameError,
@@ -137,5 +138,71 @@ describe("frame codec", () => {
     const d = new FrameDecoder();
     d.push(frameWithLength(p.byteLength, p));
     expect(() => d.next()).toThrow(FrameError);
+  });
+
+  describe("streamed snapshot chunk frames", () => {
+    const data = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) & 0xff);
+    const stream = () =>
+      Buffer.concat([
+        encodeFrame({ k: "snapEnd" }),
+        encodeChunkFrameHead(data.byteLength),
+        data,
+        encodeChunkFrameHead(0),
+        encodeFrame({ k: "req", id: 9, p: "after" }),
+      ]);
+
+    /** Splits a decoded sequence back into [frames before, joined chunk data, frames after]. */
+    function expectShape(got: Frame[]) {
+      expect(got[0]).toEqual({ k: "snapEnd" });
+      const pieces = got.slice(1, -1);
+      for (const p of pieces) expect(p.k).toBe("snapChunk");
+      const joined = Buffer.concat(pieces.map((p) => (p as Extract<Frame, { k: "snapChunk" }>).d));
+      expect(new Uint8Array(joined)).toEqual(data);
+      expect(got.at(-1)).toEqual({ k: "req", id: 9, p: "after" });
+    }
+
+    test("the head decodes like a msgpack snapChunk frame", () => {
+      const whole = Buffer.concat([encodeChunkFrameHead(3), new Uint8Array([1, 2, 3])]);
+      expect(decodePayload(whole.subarray(4))).toEqual({ k: "snapChunk", d: new Uint8Array([1, 2, 3]) });
+    });
+
+    test("data comes out as views of the received chunks, in one piece when it arrived in one", () => {
+      const bytes = stream();
+      const d = new FrameDecoder();
+      d.push(bytes);
+      const got = drain(d);
+      expectShape(got);
+      const piece = (got[1] as Extract<Frame, { k: "snapChunk" }>).d;
+      expect(piece.byteLength).toBe(data.byteLength);
+      expect(piece.buffer).toBe(bytes.buffer); // not copied
+    });
+
+    test("split byte by byte and at odd edges, data and following frames are intact", () => {
+      const bytes = stream();
+      for (const step of [1, 5, 4096, 65_537]) {
+        const d = new FrameDecoder();
+        const got: Frame[] = [];
+        for (let at = 0; at < bytes.byteLength; at += step) {
+          d.push(bytes.subarray(at, at + step));
+          got.push(...drain(d));
+        }
+        expectShape(got);
+        expect(d.bufferedBytes).toBe(0);
+      }
+    });
+
+    test("a head whose inner length disagrees with the frame length is rejected", () => {
+      const head = encodeChunkFrameHead(10);
+      new DataView(head.buffer).setUint32(head.byteLength - 4, 11, false);
+      const d = new FrameDecoder();
+      d.push(Buffer.concat([head, new Uint8Array(10)]));
+      expect(() => d.next()).toThrow(FrameError);
+    });
+
+    test("the frame size limit applies to streamed chunks too", () => {
+      const d = new FrameDecoder(1000);
+      d.push(encodeChunkFrameHead(2000));
+      expect(() => d.next()).toThrow(FrameError);
+    });
   });
 });
