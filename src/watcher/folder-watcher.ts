@@ -16,7 +16,8 @@ export interface WatchEvent {
 
 /** What FolderWatcher needs from chokidar; a seam so tests can inject errors. */
 export interface WatchBackend {
-  on(event: string, listener: (...args: never[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: listener arguments differ per event, as in EventEmitter
+  on(event: string, listener: (...args: any[]) => void): unknown;
   close(): Promise<void>;
 }
 
