@@ -179,9 +179,14 @@ export class FolderWatcher {
 
   // --- chokidar -------------------------------------------------------------------------------------
 
-  /** Starts a new chokidar instance, waits for its ready, then closes the old one: no unwatched gap. */
-  private swapBackend(): Promise<void> {
+  /**
+   * Starts a new chokidar instance, waits for its ready, then closes the old one: no unwatched gap.
+   * `closeOldFirst` is for a folder that was deleted and recreated: chokidar shares fs.watch handles between
+   * instances by path (a module-wide map), so a new instance would inherit the old, dead inode's handles.
+   */
+  private swapBackend(closeOldFirst = false): Promise<void> {
     const run = async () => {
+      if (closeOldFirst) await this.closeBackends();
       const next = this.createBackend(this.root, {
         ignoreInitial: true,
         followSymlinks: false,
@@ -207,12 +212,16 @@ export class FolderWatcher {
         await next.close();
         return;
       }
-      for (const old of previous) this.liveBackends.delete(old);
-      await Promise.all(previous.map((old) => old.close()));
+      await this.closeBackends(previous);
     };
     const swap = (this.backendSwap ?? Promise.resolve()).then(noop, noop).then(run);
     this.backendSwap = swap;
     return swap;
+  }
+
+  private async closeBackends(which = [...this.liveBackends]): Promise<void> {
+    for (const b of which) this.liveBackends.delete(b);
+    await Promise.allSettled(which.map((b) => b.close()));
   }
 
   private chokidarIgnores(abs: string, stats?: Stats): boolean {
@@ -403,7 +412,7 @@ export class FolderWatcher {
     if (this.rootMissing && (await this.rootExists())) {
       // The folder is back (recreated or remounted): the old chokidar instance watched the old inode.
       this.rootMissing = false;
-      await this.swapBackend();
+      await this.swapBackend(true);
     }
     const paths: string[] = [];
     const dirs = new Set<string>();

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { EventEmitter } from "node:events";
 import {
   appendFileSync,
@@ -15,7 +15,17 @@ import {
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { FolderWatcher, type WatchBackend, WatchRootMissingError } from "../../src/watcher/folder-watcher.ts";
-import { barrier, makeTempRoot, removeTempRoot, startWatcher, WatchLog } from "./watch-harness.ts";
+import {
+  barrier,
+  ManualTimers,
+  makeTempRoot,
+  removeTempRoot,
+  startWatcher,
+  WatchLog,
+} from "./watch-harness.ts";
+
+// Above the harness deadline (10 s), so a missing event fails with its own message, not a test timeout.
+setDefaultTimeout(30_000);
 
 let root: string;
 let log: WatchLog;
@@ -316,6 +326,49 @@ describe("FolderWatcher: reconcile, errors, lifecycle", () => {
     await expect(watcher.reconcileNow()).rejects.toBeInstanceOf(WatchRootMissingError);
     // reported once, not once per event
     expect(log.errors.filter((e) => e instanceof WatchRootMissingError)).toHaveLength(1);
+  });
+
+  test("after the folder comes back, reconcileNow lists it and watching resumes", async () => {
+    watcher = await startWatcher(root, log);
+    rmSync(root, { recursive: true, force: true });
+    await log.until(
+      () => log.errors.some((e) => e instanceof WatchRootMissingError),
+      "WatchRootMissingError",
+    );
+    mkdirSync(root);
+    writeFileSync(p("back.txt"), "x");
+    expect(await watcher.reconcileNow()).toEqual(["back.txt"]);
+    writeFileSync(p("live.txt"), "y");
+    await log.event("live.txt", "upsert");
+  });
+
+  test.each([
+    ["withheld when the folder itself is gone", true],
+    ["reported while the folder exists", false],
+  ])("a settled remove is %s", async (_label, deleteRoot) => {
+    writeFileSync(p("a.txt"), "x");
+    const timers = new ManualTimers();
+    let fake: EventEmitter | undefined;
+    const createBackend = (): WatchBackend => {
+      const emitter = new EventEmitter();
+      fake = emitter;
+      queueMicrotask(() => emitter.emit("ready"));
+      return Object.assign(emitter, { close: async () => {} });
+    };
+    watcher = await startWatcher(root, log, { createBackend, timers });
+    if (deleteRoot) rmSync(root, { recursive: true, force: true });
+    else unlinkSync(p("a.txt"));
+    fake!.emit("all", "unlink", p("a.txt"));
+    timers.advance(15);
+    if (deleteRoot) {
+      // The error comes from the very batch that held the remove: once it is here, that batch is decided.
+      await log.until(() => log.errors.length > 0, "the root-missing error");
+      expect(log.errors[0]).toBeInstanceOf(WatchRootMissingError);
+      expect(log.events).toEqual([]);
+    } else {
+      expect((await log.event("a.txt", "remove")).isDir).toBe(false);
+      expect(log.errors).toEqual([]);
+    }
   });
 
   test("a watch-limit error (ENOSPC) goes to onError and the periodic reconcile keeps finding changes", async () => {

@@ -1,40 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type SettledPath, SettleQueue, type SettleTimers } from "../../src/watcher/settle-queue.ts";
-
-/** A clock that only moves when the test says so; timers fire in due order during advance(). */
-class ManualTimers implements SettleTimers {
-  private t = 0;
-  private seq = 0;
-  private readonly timers = new Map<number, { due: number; fn: () => void }>();
-
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { due: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  get armed(): number {
-    return this.timers.size;
-  }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { due: number; fn: () => void }] | undefined;
-      for (const entry of this.timers)
-        if (entry[1].due <= end && (!next || entry[1].due < next[1].due)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].due;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { type SettledPath, SettleQueue } from "../../src/watcher/settle-queue.ts";
+import { ManualTimers } from "./watch-harness.ts";
 
 function setup(settleMs = 15, maxSettleMs = 200) {
   const timers = new ManualTimers();

@@ -6,6 +6,7 @@ import {
   type FolderWatcherOptions,
   type WatchEvent,
 } from "../../src/watcher/folder-watcher.ts";
+import type { SettleTimers } from "../../src/watcher/settle-queue.ts";
 
 /** Generous: the machine may be a loaded 2-core box. Tests wait on events, not on this. */
 export const DEADLINE_MS = 10_000;
@@ -131,4 +132,39 @@ export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, idx)]!;
+}
+
+/** A clock that only moves when the test says so; timers fire in due order during advance(). */
+export class ManualTimers implements SettleTimers {
+  private t = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { due: number; fn: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { due: this.t + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  get armed(): number {
+    return this.timers.size;
+  }
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { due: number; fn: () => void }] | undefined;
+      for (const entry of this.timers)
+        if (entry[1].due <= end && (!next || entry[1].due < next[1].due)) next = entry;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].due;
+      next[1].fn();
+    }
+    this.t = end;
+  }
 }
