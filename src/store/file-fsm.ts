@@ -210,6 +210,7 @@ export class FileFSM implements FSM {
       });
       return { applied: false, action: "invalid", index: idx, detail: e.message };
     }
+    await this.storeInline(cmds);
     const txn = new EntryTxn(this.d.index);
     const results: LeafResult[] = [];
     const pending: FsmEvent[] = [];
@@ -391,11 +392,20 @@ export class FileFSM implements FSM {
     }
   }
 
-  /** Stores inline chunks and fetches the rest from peers; afterwards every chunk is local. */
+  /** The inline chunks of every put of the entry, made durable in one go (one fsync round, not one per file). */
+  private async storeInline(cmds: LeafCommand[]): Promise<void> {
+    const store = this.d.chunks;
+    const fresh = new Map<string, Chunk>();
+    for (const c of cmds) {
+      if (c.op !== "put") continue;
+      for (const x of c.inline) if (!fresh.has(x.hash) && !store.has(x.hash)) fresh.set(x.hash, x);
+    }
+    if (fresh.size > 0) await store.putMany([...fresh.values()]);
+  }
+
+  /** Fetches chunks neither stored nor inline from peers; afterwards every chunk is local. */
   private async ensureChunks(cmd: PutCommand): Promise<void> {
     const store = this.d.chunks;
-    const inline = cmd.inline.filter((c) => !store.has(c.hash));
-    if (inline.length > 0) await store.putMany(inline);
     const missing = [...new Set(cmd.chunks)].filter((h) => !store.has(h));
     if (missing.length === 0) return;
     const got = await this.d.fetchChunks(missing, { origin: cmd.origin });
