@@ -18,7 +18,9 @@ export interface Transport {
 }
 
 export interface TransportHandler {
-  onMessage(message: Message): void;
+  /** `fromAddress` is the sender's advertised address (from its hello): a node that has just joined
+   * has no configuration yet and learns where to answer the leader from it. */
+  onMessage(message: Message, fromAddress?: string): void;
   /** Consume the snapshot data fully before resolving; a rejection tells the sender it failed. */
   onSnapshot(message: Message, data: AsyncIterable<Uint8Array>): Promise<void>;
   /** Answer an application request; a rejection is returned to the requester as an error. */

@@ -151,7 +151,7 @@ export class InboundConnection {
 
   private deliver(m: Message): void {
     try {
-      this.handler.onMessage(m);
+      this.handler.onMessage(m, this.peer ?? undefined);
     } catch (err) {
       this.opts.log("error", "onMessage threw", { from: this.remote, type: m.type, err: errorMessage(err) });
     }
