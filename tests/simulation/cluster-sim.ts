@@ -29,6 +29,8 @@ export interface SimOptions {
   profile?: ScenarioProfile;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /** No random faults, loss or client traffic: for scripted scenarios that inject their own faults. */
+  calm?: boolean;
   /** Receives every trace line as it happens (replay --trace). */
   onTrace?: (line: string) => void;
 }
@@ -80,6 +82,8 @@ export class ClusterSim {
   delayMax: number;
   longDelayChance: number;
   private proposals = 0;
+  /** Faults scheduled against leaders that were just elected: [time, node id, incarnation]. */
+  private reignEnds: Array<[number, NodeId, number]> = [];
   private reads = 0;
   readonly stats = { delivered: 0, dropped: 0, crashes: 0, snapshotsSent: 0, confChanges: 0, elections: 0 };
 
@@ -101,6 +105,7 @@ export class ClusterSim {
       this.now,
       `start seed=${opts.seed} nodes=${opts.nodes} variant=${opts.variant ?? "correct"} profile=${p.name} loss=${this.loss.toFixed(3)} dup=${this.dup.toFixed(3)} delayMax=${this.delayMax}`,
     );
+    this.chaos = !opts.calm;
     for (const n of this.nodeList) this.start(n);
   }
 
@@ -140,7 +145,10 @@ export class ClusterSim {
     n.role = "follower";
     n.term = n.disk.hardState.term;
     this.checker.onStart(n.id, n.disk, core.status().commit);
-    this.trace.add(this.now, `start ${n.id} inc=${n.incarnation} term=${n.term} snap=${n.disk.snapshotIndex()} last=${n.disk.lastIndex()} commit=${n.disk.hardState.commit}`);
+    this.trace.add(
+      this.now,
+      `start ${n.id} inc=${n.incarnation} term=${n.term} snap=${n.disk.snapshotIndex()} last=${n.disk.lastIndex()} commit=${n.disk.hardState.commit}`,
+    );
     this.drain(n);
   }
 
@@ -170,7 +178,9 @@ export class ClusterSim {
       if (rd.snapshot) {
         const inc = n.incomingSnapshot;
         if (!inc || inc.meta.index !== rd.snapshot.index) {
-          throw new HarnessError(`${n.id}: Ready.snapshot ${rd.snapshot.index} without matching snapshot data`);
+          throw new HarnessError(
+            `${n.id}: Ready.snapshot ${rd.snapshot.index} without matching snapshot data`,
+          );
         }
         installed = { meta: rd.snapshot, data: inc.data };
         disk.installSnapshot(installed);
@@ -194,6 +204,13 @@ export class ClusterSim {
         if (n.role === "leader") this.stats.elections++;
         this.trace.add(this.now, `role ${n.id} ${n.role} t${disk.hardState.term} last=${disk.lastIndex()}`);
         ck.onRole(n.id, n.role === "leader", disk.hardState.term, disk);
+        if (n.role === "leader" && this.chaos && this.rng.chance(this.profile.shortReignChance)) {
+          this.reignEnds.push([
+            this.now + this.rng.int(0, this.profile.shortReignMax * TICK),
+            n.id,
+            n.incarnation,
+          ]);
+        }
       }
       for (const m of rd.messages) this.send(n, m);
       if (installed) {
@@ -234,18 +251,26 @@ export class ClusterSim {
     if (m.type === "snap") {
       snapshot = from.disk.snapshot;
       if (!m.snapshot || snapshot.meta.index !== m.snapshot.index) {
-        throw new HarnessError(`${from.id}: snap message ${m.snapshot?.index} does not match stored snapshot ${snapshot.meta.index}`);
+        throw new HarnessError(
+          `${from.id}: snap message ${m.snapshot?.index} does not match stored snapshot ${snapshot.meta.index}`,
+        );
       }
       this.stats.snapshotsSent++;
     }
-    const lost = this.chaos && this.rng.chance(this.loss);
+    let lost = this.chaos && this.rng.chance(this.loss);
+    if (!lost && this.chaos && m.type === "app" && this.profile.dropNewTermAppendChance > 0) {
+      // Figure-8 bias: a new leader's own entries rarely get through, older ones do (partial replication).
+      const carriesOwnTerm = m.entries.some((e) => e.term === m.term);
+      lost = carriesOwnTerm && this.rng.chance(this.profile.dropNewTermAppendChance);
+    }
     this.enqueue(m, snapshot, lost);
     if (this.chaos && !lost && this.rng.chance(this.dup)) this.enqueue(m, snapshot, false);
   }
 
   private enqueue(msg: Message, snapshot: StoredSnapshot | null, lost: boolean): void {
     let delay = this.rng.int(1, this.delayMax);
-    if (this.chaos && this.rng.chance(this.longDelayChance)) delay = this.rng.int(this.delayMax, 6 * this.delayMax);
+    if (this.chaos && this.rng.chance(this.longDelayChance))
+      delay = this.rng.int(this.delayMax, 6 * this.delayMax);
     const f: InFlight = { at: this.now + delay, seq: this.seq++, msg, snapshot, lost };
     this.net.push(f);
   }
@@ -256,7 +281,7 @@ export class ClusterSim {
     const from = this.nodeMap.get(m.from);
     let why = "";
     if (f.lost) why = "lost";
-    else if (!to || !to.core) why = "down";
+    else if (!to?.core) why = "down";
     else if (this.partitions.isBlocked(m.from, m.to)) why = "partitioned";
     if (why !== "") {
       this.stats.dropped++;
@@ -291,9 +316,11 @@ export class ClusterSim {
     for (let f = this.net.peek(); f && f.at < tickAt; f = this.net.peek()) {
       this.net.pop();
       this.now = f.at;
+      if (this.chaos) this.endShortReigns();
       this.deliver(f);
     }
     this.now = tickAt;
+    if (this.chaos) this.endShortReigns();
     this.ticks++;
     this.trace.add(this.now, `tick ${this.ticks}`, true);
     if (this.chaos) this.chaosStep();
@@ -366,6 +393,32 @@ export class ClusterSim {
     if (rng.chance(p.readChance)) this.randomRead();
   }
 
+  /** A leader elected a moment ago loses its seat: crashed or cut off from everyone. */
+  private endShortReigns(): void {
+    if (this.reignEnds.length === 0) return;
+    const due = this.reignEnds.filter(([t]) => t <= this.now);
+    if (due.length === 0) return;
+    this.reignEnds = this.reignEnds.filter(([t]) => t > this.now);
+    for (const [, id, inc] of due) {
+      const n = this.nodeMap.get(id)!;
+      if (!n.core || n.incarnation !== inc) continue;
+      const kind = this.rng.int(0, 2);
+      if (kind === 0) {
+        this.crash(n);
+      } else if (kind === 1) {
+        // One-way: it still hears acknowledgements but nothing it sends arrives any more.
+        for (const x of this.nodeList) if (x.id !== id) this.partitions.block(id, x.id);
+        this.trace.add(this.now, `partition mute-leader ${id}`);
+      } else {
+        this.partitions.split(
+          [id],
+          this.nodeList.map((x) => x.id).filter((x) => x !== id),
+        );
+        this.trace.add(this.now, `partition isolate-leader ${id}`);
+      }
+    }
+  }
+
   private randomPartition(): void {
     const rng = this.rng;
     const ids = this.nodeList.map((n) => n.id);
@@ -384,7 +437,10 @@ export class ClusterSim {
     } else {
       for (const x of ids) for (const y of ids) if (x !== y && rng.chance(0.2)) this.partitions.block(x, y);
     }
-    this.trace.add(this.now, `partition ${["isolate", "split", "asymmetric"][kind]} ${this.partitions.describe()}`);
+    this.trace.add(
+      this.now,
+      `partition ${["isolate", "split", "asymmetric"][kind]} ${this.partitions.describe()}`,
+    );
   }
 
   healPartitions(): void {
@@ -440,12 +496,16 @@ export class ClusterSim {
     for (const id of this.universe) {
       if (members.has(id)) continue;
       options.push({ type: "addLearner", nodeId: id, address: addressOf(id) });
-      if (cs.voters.length < this.opts.nodes + 1) options.push({ type: "addVoter", nodeId: id, address: addressOf(id) });
+      if (cs.voters.length < this.opts.nodes + 1)
+        options.push({ type: "addVoter", nodeId: id, address: addressOf(id) });
     }
     if (options.length === 0) return;
     const cc = this.rng.pick(options);
     const r = l.core!.proposeConfChange(cc);
-    this.trace.add(this.now, `conf ${l.id} ${cc.type} ${cc.nodeId} ${r.ok ? `-> ${r.index}@t${r.term}` : r.reason}`);
+    this.trace.add(
+      this.now,
+      `conf ${l.id} ${cc.type} ${cc.nodeId} ${r.ok ? `-> ${r.index}@t${r.term}` : r.reason}`,
+    );
     if (r.ok) {
       this.stats.confChanges++;
       if (!this.nodeMap.has(cc.nodeId)) {
@@ -484,7 +544,13 @@ export class ClusterSim {
       if (!l) continue;
       if (probe) {
         const ct = this.checker.committedTermAt(probe.index);
-        if (ct !== undefined && ct !== probe.term) probe = null; // overwritten before commit: retry
+        // Overwritten before it committed (a new leader without it): propose again.
+        if (
+          (ct !== undefined && ct !== probe.term) ||
+          (probe.index > l.disk.snapshotIndex() && l.disk.termAt(probe.index) !== probe.term)
+        ) {
+          probe = null;
+        }
       }
       if (!probe) {
         const r = l.core!.propose(enc.encode(`liveness${this.opts.seed}`));
@@ -506,7 +572,10 @@ export class ClusterSim {
     }
     const l = this.leader();
     const state = this.nodeList
-      .map((n) => `${n.id}:${n.core ? `${n.role}/t${n.term}/c${n.disk.hardState.commit}/a${n.fsm?.applied}` : "down"}`)
+      .map(
+        (n) =>
+          `${n.id}:${n.core ? `${n.role}/t${n.term}/c${n.disk.hardState.commit}/a${n.fsm?.applied}` : "down"}`,
+      )
       .join(" ");
     throw new InvariantViolation(
       "liveness",

@@ -65,10 +65,16 @@ export class InvariantChecker {
     const t = this.track(id);
     const snap = disk.snapshotIndex();
     if (snap < t.snapIndex) {
-      throw new InvariantViolation("applied-monotonic", `${id} restarted at snapshot ${snap} < earlier ${t.snapIndex}`);
+      throw new InvariantViolation(
+        "applied-monotonic",
+        `${id} restarted at snapshot ${snap} < earlier ${t.snapIndex}`,
+      );
     }
     if (coreCommit < t.hard.commit) {
-      throw new InvariantViolation("commit-monotonic", `${id} restarted with commit ${coreCommit} < ${t.hard.commit}`);
+      throw new InvariantViolation(
+        "commit-monotonic",
+        `${id} restarted with commit ${coreCommit} < ${t.hard.commit}`,
+      );
     }
     t.snapIndex = snap;
     t.applied = snap;
@@ -120,10 +126,16 @@ export class InvariantChecker {
       throw new InvariantViolation("term-monotonic", `${id} persisted term ${hs.term} after ${old.term}`);
     }
     if (hs.term === old.term && old.vote !== null && hs.vote !== old.vote) {
-      throw new InvariantViolation("single-vote", `${id} voted ${old.vote} then ${hs.vote} in term ${hs.term}`);
+      throw new InvariantViolation(
+        "single-vote",
+        `${id} voted ${old.vote} then ${hs.vote} in term ${hs.term}`,
+      );
     }
     if (hs.commit < old.commit) {
-      throw new InvariantViolation("commit-monotonic", `${id} persisted commit ${hs.commit} after ${old.commit}`);
+      throw new InvariantViolation(
+        "commit-monotonic",
+        `${id} persisted commit ${hs.commit} after ${old.commit}`,
+      );
     }
     t.hard = { ...hs };
   }
@@ -131,7 +143,10 @@ export class InvariantChecker {
   /** After persisting: a node's commit moved from `from` to `to` while in term `term`. */
   onCommitAdvance(id: NodeId, disk: SimDisk, from: number, to: number, term: number): void {
     if (to > disk.lastIndex()) {
-      throw new InvariantViolation("commit-bounded", `${id} committed ${to} beyond its last index ${disk.lastIndex()}`);
+      throw new InvariantViolation(
+        "commit-bounded",
+        `${id} committed ${to} beyond its last index ${disk.lastIndex()}`,
+      );
     }
     for (let i = Math.max(from + 1, disk.snapshotIndex()); i <= to; i++) {
       const et = disk.termAt(i);
@@ -205,7 +220,10 @@ export class InvariantChecker {
   onSnapshotInstalled(id: NodeId, meta: SnapshotMeta): void {
     const t = this.track(id);
     if (meta.index < t.snapIndex) {
-      throw new InvariantViolation("applied-monotonic", `${id} installed snapshot ${meta.index} < ${t.snapIndex}`);
+      throw new InvariantViolation(
+        "applied-monotonic",
+        `${id} installed snapshot ${meta.index} < ${t.snapIndex}`,
+      );
     }
     const known = this.committedTerm[meta.index];
     if (known !== undefined && known !== meta.term) {
@@ -221,7 +239,10 @@ export class InvariantChecker {
   onFsmRestored(id: NodeId, index: number, hash: number): void {
     const t = this.track(id);
     if (index < t.applied) {
-      throw new InvariantViolation("applied-monotonic", `${id} FSM restored to ${index} after applying ${t.applied}`);
+      throw new InvariantViolation(
+        "applied-monotonic",
+        `${id} FSM restored to ${index} after applying ${t.applied}`,
+      );
     }
     t.applied = index;
     this.recordHash(id, index, hash, undefined);
@@ -229,7 +250,8 @@ export class InvariantChecker {
 
   onCompacted(id: NodeId, index: number): void {
     const t = this.track(id);
-    if (index < t.snapIndex) throw new InvariantViolation("applied-monotonic", `${id} compacted backwards to ${index}`);
+    if (index < t.snapIndex)
+      throw new InvariantViolation("applied-monotonic", `${id} compacted backwards to ${index}`);
     t.snapIndex = index;
   }
 
@@ -239,7 +261,10 @@ export class InvariantChecker {
       throw new InvariantViolation("apply-order", `${id} applied ${e.index} after ${t.applied}`);
     }
     if (e.index > t.hard.commit) {
-      throw new InvariantViolation("apply-committed-only", `${id} applied ${e.index} beyond commit ${t.hard.commit}`);
+      throw new InvariantViolation(
+        "apply-committed-only",
+        `${id} applied ${e.index} beyond commit ${t.hard.commit}`,
+      );
     }
     t.applied = e.index;
     this.recordHash(id, e.index, hashAfter, entryFingerprint(e));
@@ -250,13 +275,19 @@ export class InvariantChecker {
       const seenFp = this.appliedFp[index];
       if (seenFp === undefined) this.appliedFp[index] = fp;
       else if (seenFp !== fp) {
-        throw new InvariantViolation("state-machine-safety", `${id} applied different content at index ${index}`);
+        throw new InvariantViolation(
+          "state-machine-safety",
+          `${id} applied different content at index ${index}`,
+        );
       }
     }
     const seen = this.hashAt[index];
     if (seen === undefined) this.hashAt[index] = hash;
     else if (seen !== hash) {
-      throw new InvariantViolation("state-machine-safety", `${id} FSM state at index ${index} differs from another node's`);
+      throw new InvariantViolation(
+        "state-machine-safety",
+        `${id} FSM state at index ${index} differs from another node's`,
+      );
     }
   }
 
@@ -295,7 +326,10 @@ export class InvariantChecker {
           const ea = da.entryAt(i)!;
           const eb = db.entryAt(i)!;
           if (ea.term !== eb.term || entryFingerprint(ea) !== entryFingerprint(eb)) {
-            throw new InvariantViolation("log-matching", `${ia} and ${ib} agree at ${match} but differ at ${i}`);
+            throw new InvariantViolation(
+              "log-matching",
+              `${ia} and ${ib} agree at ${match} but differ at ${i}`,
+            );
           }
         }
       }

@@ -19,7 +19,9 @@ const { values } = parseArgs({
 });
 
 if (values.seed === undefined) {
-  console.error("usage: bun tests/simulation/replay.ts --seed N [--nodes 3|5] [--variant V] [--profile P] [--trace]");
+  console.error(
+    "usage: bun tests/simulation/replay.ts --seed N [--nodes 3|5] [--variant V] [--profile P] [--trace]",
+  );
   process.exit(2);
 }
 

@@ -28,6 +28,12 @@ export interface ScenarioProfile {
   transferChance: number;
   campaignChance: number;
   readChance: number;
+  /** Chance that a newly elected leader is crashed or cut off after a short reign (partial replication). */
+  shortReignChance: number;
+  /** That reign's length in ticks, drawn in [0, shortReignMax]. */
+  shortReignMax: number;
+  /** Chance to lose an AppendEntries that carries entries of the sender's own term (Figure-8 bias). */
+  dropNewTermAppendChance: number;
   /** A node snapshots and compacts after this many applied entries, drawn per node in [min, max]. */
   compactMin: number;
   compactMax: number;
@@ -55,6 +61,9 @@ export const chaosProfile: ScenarioProfile = {
   transferChance: 0.01,
   campaignChance: 0.005,
   readChance: 0.1,
+  shortReignChance: 0.05,
+  shortReignMax: 20,
+  dropNewTermAppendChance: 0,
   compactMin: 4,
   compactMax: 24,
 };
@@ -79,6 +88,9 @@ export const figure8Profile: ScenarioProfile = {
   confChangeChance: 0,
   campaignChance: 0.05,
   transferChance: 0.02,
+  shortReignChance: 0.8,
+  shortReignMax: 3,
+  dropNewTermAppendChance: 0.5,
   compactMin: 50,
   compactMax: 80,
 };

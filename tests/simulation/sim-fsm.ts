@@ -1,5 +1,11 @@
 import { applyConfChangeTo, cloneConfState } from "../../src/raft/core/conf-change.ts";
-import { type ConfState, decodeConfChange, type Entry, EntryType, type SnapshotMeta } from "../../src/raft/types.ts";
+import {
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  EntryType,
+  type SnapshotMeta,
+} from "../../src/raft/types.ts";
 
 /** FNV-1a over an entry's index, type and data, chained onto the previous state hash. */
 export function chainHash(prev: number, e: Entry): number {
