@@ -146,6 +146,7 @@ describe("InstallSnapshot", () => {
   test("the peer stays in snapshot state until reportSnapshot; a failure lets the leader retry", () => {
     const { net, meta } = laggingFollower(10);
     net.heal();
+    net.autoReportSnapshot = false;
     net.filter = (m) => m.type !== "snap";
     net.tickAll(4);
     const pr = () =>

@@ -107,6 +107,8 @@ export class TestNetwork {
   readonly appliedIndexes = new Map<NodeId, number[]>();
   readonly readStates = new Map<NodeId, ReadState[]>();
   readonly snapshotsInstalled = new Map<NodeId, SnapshotMeta[]>();
+  /** "term:data" of the entry applied at each index by any node: all nodes must agree (state machine safety). */
+  readonly appliedAt = new Map<number, string>();
   /** Every message ever sent, in send order. */
   readonly sent: Message[] = [];
   /** Readies in order, tagged with the node id. */
@@ -117,6 +119,8 @@ export class TestNetwork {
   private readonly down = new Set<NodeId>();
   /** Optional filter: return false to drop a message. */
   filter: ((m: Message) => boolean) | null = null;
+  /** Like a driver, call reportSnapshot on the sender once a "snap" is delivered or dropped. */
+  autoReportSnapshot = true;
   private readonly rand: () => number;
   readonly opts: NetOptions;
 
@@ -211,6 +215,12 @@ export class TestNetwork {
     const ap = this.applied.get(id)!;
     const ai = this.appliedIndexes.get(id)!;
     for (const e of rd.committedEntries) {
+      const v = `${e.term}:${e.type}:${text(e.data)}`;
+      const prev = this.appliedAt.get(e.index);
+      if (prev !== undefined && prev !== v) {
+        throw new Error(`state machine safety: ${id} applied ${v} at ${e.index}, another node ${prev}`);
+      }
+      this.appliedAt.set(e.index, v);
       ai.push(e.index);
       if (e.type === EntryType.Normal && e.data.length > 0) ap.push(text(e.data));
       if (e.type === EntryType.ConfChange) decodeConfChange(e.data); // must decode
@@ -233,11 +243,19 @@ export class TestNetwork {
     }
     let n = 0;
     for (const m of batch) {
-      if (this.cut.has(`${m.from}->${m.to}`) || this.down.has(m.to)) continue;
-      if (this.filter && !this.filter(m)) continue;
+      if (
+        this.cut.has(`${m.from}->${m.to}`) ||
+        this.down.has(m.to) ||
+        (this.filter !== null && !this.filter(m))
+      ) {
+        if (m.type === "snap" && this.autoReportSnapshot) this.nodes.get(m.from)?.reportSnapshot(m.to, false);
+        continue;
+      }
       const core = this.nodes.get(m.to);
       if (!core) continue;
       core.step(m);
+      // Like a driver: the snapshot's bulk transfer finished, tell the sender.
+      if (m.type === "snap" && this.autoReportSnapshot) this.nodes.get(m.from)?.reportSnapshot(m.to, true);
       n++;
     }
     return n;
