@@ -96,9 +96,11 @@ export function decodeCommand(data: Uint8Array): Command {
   if (!(data instanceof Uint8Array) || data.length === 0) throw new CommandDecodeError("empty payload");
   let raw: unknown;
   try {
-    raw = packr.unpack(data);
+    const values = packr.unpackMultiple(data) as unknown[];
+    if (values.length !== 1) throw new Error(`${values.length} values instead of one`);
+    raw = values[0];
   } catch (e) {
-    throw new CommandDecodeError(`payload is not msgpack: ${(e as Error).message}`);
+    throw new CommandDecodeError(`payload is not one msgpack value: ${(e as Error).message}`);
   }
   if (!isRecord(raw)) throw new CommandDecodeError("payload is not a map");
   if (raw.v !== COMMAND_VERSION) {

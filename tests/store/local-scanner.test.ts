@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  rmdirSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import { sha256Hex } from "../../src/store/chunker.ts";
+import type { PutCommand } from "../../src/store/commands.ts";
+import { LocalScanner, type ScanResult } from "../../src/store/local-scanner.ts";
+import { folderState, Log, makeNode, put, removeDir, type TestNode, tempDir } from "./fsm-fixture.ts";
+
+let base: string;
+const nodes: TestNode[] = [];
+function node(id: string): TestNode {
+  const n = makeNode(base, id);
+  nodes.push(n);
+  return n;
+}
+beforeEach(() => {
+  base = tempDir();
+});
+afterEach(() => {
+  for (const n of nodes.splice(0)) n.close();
+  removeDir(base);
+});
+
+function scannerOf(n: TestNode, inlineLimit?: number): LocalScanner {
+  return new LocalScanner({ root: n.root, nodeId: n.id, index: n.index, chunks: n.chunks, inlineLimit });
+}
+
+/** Commits a scan result through the FSM, as the node would after raft agreed. */
+async function commit(n: TestNode, log: Log, r: ScanResult | null): Promise<void> {
+  if (!r) throw new Error("expected a proposal");
+  await n.fsm.apply(log.add(r.command));
+}
+
+function asPut(r: ScanResult | null): PutCommand {
+  if (r?.command.op !== "put") throw new Error(`expected a put, got ${JSON.stringify(r?.command.op)}`);
+  return r.command;
+}
+
+describe("LocalScanner", () => {
+  test("a new file becomes a put with inline bytes; once committed, rescans are echoes", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    const log = new Log();
+    writeFileSync(path.join(a.root, "hello.txt"), "hello\n");
+    chmodSync(path.join(a.root, "hello.txt"), 0o640); // explicit: independent of the umask
+    const r = await s.scan("hello.txt");
+    const cmd = asPut(r);
+    expect(cmd).toMatchObject({ path: "hello.txt", size: 6, base: {}, origin: "a", mode: 0o640 });
+    expect(cmd.hash).toBe(sha256Hex(new TextEncoder().encode("hello\n")));
+    expect(cmd.inline.map((c) => c.hash)).toEqual(cmd.chunks);
+    expect(r!.missingChunks).toEqual([]);
+    await commit(a, log, r);
+    expect(await s.scan("hello.txt")).toBeNull();
+    // A touch (new mtime, same bytes) is not a change either, and the new stat is remembered.
+    utimesSync(path.join(a.root, "hello.txt"), new Date(1e12), new Date(1e12));
+    expect(await s.scan("hello.txt")).toBeNull();
+    expect(a.index.getLocalStat("hello.txt")?.mtimeMs).toBe(1e12);
+  });
+
+  test("a file materialised from another node is not proposed back", async () => {
+    const b = node("b");
+    const log = new Log();
+    await b.fsm.apply(log.add(put("remote.txt", "from n1", { origin: "n1" })));
+    await b.fsm.apply(log.add(put("dir/remote2.txt", "from n1 too", { origin: "n1" })));
+    const s = scannerOf(b);
+    expect(await s.scan("remote.txt")).toBeNull();
+    expect(await s.scan("dir/remote2.txt")).toBeNull();
+    expect(await s.scan("dir")).toBeNull();
+    expect(await s.scanAll()).toEqual([]);
+  });
+
+  test("append, truncate and mode change are detected, based on the committed clock", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    const log = new Log();
+    const f = path.join(a.root, "log.txt");
+    writeFileSync(f, "line 1\n");
+    await commit(a, log, await s.scan("log.txt"));
+    const c1 = a.index.get("log.txt")!.clock;
+
+    appendFileSync(f, "line 2\n");
+    const app = asPut(await s.scan("log.txt"));
+    expect(app.size).toBe(14);
+    expect(app.base).toEqual(c1);
+    await commit(a, log, { command: app, missingChunks: [] });
+
+    truncateSync(f, 3);
+    const tr = asPut(await s.scan("log.txt"));
+    expect(tr.size).toBe(3);
+    await commit(a, log, { command: tr, missingChunks: [] });
+
+    chmodSync(f, 0o600);
+    const md = asPut(await s.scan("log.txt"));
+    expect(md.mode).toBe(0o600);
+    expect(md.hash).toBe(tr.hash);
+    expect(md.inline).toEqual([]); // the bytes are already in the cluster
+    await commit(a, log, { command: md, missingChunks: [] });
+    expect(a.index.get("log.txt")!.mode).toBe(0o600);
+    expect(await s.scan("log.txt")).toBeNull();
+  });
+
+  test("deleted files and directories become delete and rmdir; new directories become mkdir", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    const log = new Log();
+    mkdirSync(path.join(a.root, "d"), { mode: 0o755 });
+    chmodSync(path.join(a.root, "d"), 0o750);
+    const mk = await s.scan("d");
+    expect(mk?.command).toEqual({ op: "mkdir", path: "d", mode: 0o750, base: {}, origin: "a" });
+    await commit(a, log, mk);
+    writeFileSync(path.join(a.root, "d/f"), "f");
+    await commit(a, log, await s.scan("d/f"));
+
+    unlinkSync(path.join(a.root, "d/f"));
+    const dl = await s.scan("d/f");
+    expect(dl?.command).toMatchObject({
+      op: "delete",
+      path: "d/f",
+      base: a.index.get("d/f")!.clock,
+      origin: "a",
+    });
+    await commit(a, log, dl);
+    rmdirSync(path.join(a.root, "d"));
+    const rd = await s.scan("d");
+    expect(rd?.command).toEqual({ op: "rmdir", path: "d", base: a.index.get("d")!.clock, origin: "a" });
+    await commit(a, log, rd);
+    expect(a.index.get("d")?.deleted).toBe(true);
+    expect(await s.scan("d")).toBeNull();
+    expect(await s.scan("never-existed")).toBeNull();
+  });
+
+  test("symlinks and .pickbox are never proposed", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    writeFileSync(path.join(base, "outside.txt"), "secret");
+    symlinkSync(path.join(base, "outside.txt"), path.join(a.root, "link.txt"));
+    symlinkSync(base, path.join(a.root, "linkdir"));
+    expect(await s.scan("link.txt")).toBeNull();
+    expect(await s.scan("linkdir/outside.txt")).toBeNull();
+    expect(await s.scan(".pickbox/state.db")).toBeNull();
+    expect(await s.scanAll()).toEqual([]);
+  });
+
+  test("new bytes beyond the inline limit are stored locally and listed as missing", async () => {
+    const a = node("a");
+    const s = scannerOf(a, 64 * 1024);
+    const big = new Uint8Array(600_000).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(path.join(a.root, "big.bin"), big);
+    const r = await s.scan("big.bin");
+    const cmd = asPut(r);
+    expect(cmd.inline).toEqual([]);
+    expect(new Set(r!.missingChunks)).toEqual(new Set(cmd.chunks));
+    for (const h of cmd.chunks) expect(a.chunks.has(h)).toBe(true);
+    // Committed elsewhere: the chunks are found locally, nothing is fetched.
+    await a.fsm.apply(new Log().add(cmd));
+    expect(a.fetched).toEqual([]);
+  });
+
+  test("scanAll at startup proposes everything in the folder and, once committed, nothing more", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    mkdirSync(path.join(a.root, "docs/sub"), { recursive: true });
+    writeFileSync(path.join(a.root, "docs/sub/a.md"), "a");
+    writeFileSync(path.join(a.root, "top.txt"), "top");
+    writeFileSync(path.join(a.root, ".pickbox/ignored"), "state");
+    const all = await s.scanAll();
+    expect(all.map((r) => `${r.command.op} ${"path" in r.command ? r.command.path : ""}`)).toEqual([
+      "mkdir docs",
+      "mkdir docs/sub",
+      "put docs/sub/a.md",
+      "put top.txt",
+    ]);
+    const log = new Log();
+    await a.fsm.apply(log.add(all.map((r) => r.command)));
+    expect(await s.scanAll()).toEqual([]);
+
+    // A lost watcher event: the reconcile pass finds the deletion, children before their directory.
+    unlinkSync(path.join(a.root, "docs/sub/a.md"));
+    rmdirSync(path.join(a.root, "docs/sub"));
+    const again = await s.scanAll();
+    expect(again.map((r) => `${r.command.op} ${"path" in r.command ? r.command.path : ""}`)).toEqual([
+      "delete docs/sub/a.md",
+      "rmdir docs/sub",
+    ]);
+  });
+
+  test("a change proposed by a scanner and applied on two nodes leaves both folders identical", async () => {
+    const a = node("a");
+    const b = node("b");
+    const log = new Log();
+    writeFileSync(path.join(a.root, "shared.txt"), "v1");
+    const r = await scannerOf(a).scan("shared.txt");
+    const e = log.add(r!.command);
+    await a.fsm.apply(e);
+    await b.fsm.apply(e);
+    expect(folderState(b.root)).toEqual(folderState(a.root));
+    expect(await scannerOf(a).scan("shared.txt")).toBeNull();
+    expect(await scannerOf(b).scan("shared.txt")).toBeNull();
+  });
+});
