@@ -75,6 +75,8 @@ export class FolderWatcher {
   private readonly abort = new AbortController();
   /** Directories known to exist (from walks, addDir and settled stats): tells dir watches from file watches. */
   private knownDirs = new Set<string>();
+  /** Dirs chokidar announced (addDir) that have not been swept yet. */
+  private readonly dirsToSweep = new Set<string>();
   /** Dirs learnt while a reconcile walk runs, merged into its result so they are not forgotten. */
   private dirsLearntDuringWalk: Set<string> | undefined;
   /** chokidar instances whose events count: during a swap both old and new, so there is no gap. */
@@ -249,7 +251,9 @@ export class FolderWatcher {
     }
     switch (event) {
       case "addDir":
+        // Known at once, so raw events from its new watch are read as children; swept when it settles.
         this.learnDir(rel);
+        this.dirsToSweep.add(rel);
         this.touch(rel, true);
         break;
       case "unlinkDir":
@@ -325,12 +329,13 @@ export class FolderWatcher {
     let anyRemove = false;
     batch.forEach(({ path, isDirHint }, i) => {
       const st = stats[i]!;
+      const unswept = this.dirsToSweep.delete(path);
       const gone = !isStats(st) && (st.code === "ENOENT" || st.code === "ENOTDIR");
       if (!gone) {
         // Exists (or cannot be stat'ed, e.g. EACCES: report it and let the scanner meet the error).
         const isDir = isStats(st) ? st.isDirectory() : (isDirHint ?? this.knownDirs.has(path));
         if (this.rules.ignores(path, isDir)) return;
-        if (isDir && !this.knownDirs.has(path)) newDirs.push(path);
+        if (isDir && (unswept || !this.knownDirs.has(path))) newDirs.push(path);
         if (isDir) this.learnDir(path);
         events.push({ path, kind: "upsert", isDir });
       } else {
@@ -373,7 +378,10 @@ export class FolderWatcher {
               under: dir,
               signal: this.abort.signal,
             })) {
-              if (entry.isDir) this.learnDir(entry.path);
+              if (entry.isDir) {
+                this.learnDir(entry.path);
+                this.dirsToSweep.delete(entry.path); // covered by this sweep
+              }
               this.touch(entry.path, entry.isDir);
             }
           } catch (err) {

@@ -99,6 +99,27 @@ describe("FolderWatcher: single changes", () => {
     await log.until(() => names.every((n) => log.of(n, "upsert").length > 0), "all files in fresh/");
   });
 
+  test("a new directory is swept: files chokidar never reported inside it are found (at once and once more later)", async () => {
+    // chokidar reads a new directory before it watches it; simulate it missing everything inside.
+    let fake: EventEmitter | undefined;
+    const createBackend = (): WatchBackend => {
+      const emitter = new EventEmitter();
+      fake = emitter;
+      queueMicrotask(() => emitter.emit("ready"));
+      return Object.assign(emitter, { close: async () => {} });
+    };
+    // A wide gap before the second sweep, so b.txt is surely written before it even on a loaded machine.
+    watcher = await startWatcher(root, log, { createBackend, maxSettleMs: 2000 });
+    mkdirSync(p("fresh/deeper"), { recursive: true });
+    writeFileSync(p("fresh/deeper/a.txt"), "a");
+    fake!.emit("all", "addDir", p("fresh"));
+    await log.event("fresh/deeper/a.txt", "upsert");
+    expect(log.of("fresh/deeper", "upsert")[0]!.isDir).toBe(true);
+    // created after the first sweep, still with no event: the second sweep (maxSettleMs later) finds it
+    writeFileSync(p("fresh/deeper/b.txt"), "b");
+    await log.event("fresh/deeper/b.txt", "upsert");
+  });
+
   test("a symlink is reported as a non-directory entry and not followed", async () => {
     mkdirSync(p("real"));
     watcher = await startWatcher(root, log);
