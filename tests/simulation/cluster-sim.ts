@@ -81,6 +81,9 @@ export class ClusterSim {
   dup: number;
   delayMax: number;
   longDelayChance: number;
+  /** Drawn per seed around the profile's values, so timing relations vary between seeds. */
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
   private proposals = 0;
   /** Faults scheduled against leaders that were just elected: [time, node id, incarnation]. */
   private reignEnds: Array<[number, NodeId, number]> = [];
@@ -98,12 +101,14 @@ export class ClusterSim {
     this.dup = this.rng.next() * p.dupMax;
     this.delayMax = this.rng.int(Math.max(1, Math.floor(p.delayMax / 3)), p.delayMax);
     this.longDelayChance = p.longDelayChance;
+    this.heartbeatTick = this.rng.int(1, p.heartbeatTick + 1);
+    this.electionTick = this.rng.int(p.electionTick, p.electionTick + 5);
     for (let i = 1; i <= opts.nodes + 2; i++) this.universe.push(`n${i}`);
     const members = this.universe.slice(0, opts.nodes).map((id) => ({ id, address: addressOf(id) }));
     for (const m of members) this.createNode(m.id, bootstrapClusterState(members));
     this.trace.add(
       this.now,
-      `start seed=${opts.seed} nodes=${opts.nodes} variant=${opts.variant ?? "correct"} profile=${p.name} loss=${this.loss.toFixed(3)} dup=${this.dup.toFixed(3)} delayMax=${this.delayMax}`,
+      `start seed=${opts.seed} nodes=${opts.nodes} variant=${opts.variant ?? "correct"} profile=${p.name} loss=${this.loss.toFixed(3)} dup=${this.dup.toFixed(3)} delayMax=${this.delayMax} electionTick=${this.electionTick} heartbeatTick=${this.heartbeatTick}`,
     );
     this.chaos = !opts.calm;
     for (const n of this.nodeList) this.start(n);
@@ -125,8 +130,8 @@ export class ClusterSim {
     const p = this.profile;
     return {
       id,
-      electionTick: p.electionTick,
-      heartbeatTick: p.heartbeatTick,
+      electionTick: this.electionTick,
+      heartbeatTick: this.heartbeatTick,
       preVote: this.opts.preVote ?? true,
       checkQuorum: this.opts.checkQuorum ?? true,
       maxSizePerMsg: p.maxSizePerMsg,
@@ -336,8 +341,18 @@ export class ClusterSim {
     for (let i = 0; i < count; i++) this.tick();
   }
 
+  /** Non-incremental cross-checks: all persisted logs pairwise, and the roles we track vs the cores'. */
   fullCheck(): void {
     this.checker.checkAllLogs(this.nodeList.map((n) => [n.id, n.disk]));
+    for (const n of this.nodeList) {
+      if (!n.core) continue;
+      const st = n.core.status();
+      if (st.role !== n.role || st.term !== n.term) {
+        throw new HarnessError(
+          `${n.id}: Ready reported ${n.role}/t${n.term} but status() says ${st.role}/t${st.term}`,
+        );
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------------

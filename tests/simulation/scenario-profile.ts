@@ -41,7 +41,7 @@ export interface ScenarioProfile {
 
 export const chaosProfile: ScenarioProfile = {
   name: "chaos",
-  chaosTicks: 220,
+  chaosTicks: 500,
   livenessTicks: 300,
   electionTick: 10,
   heartbeatTick: 2,
