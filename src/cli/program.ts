@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerNodeCommands } from "./commands/node.ts";
 import { versionLine } from "./version.ts";
 
 /** The `pickbox` command tree. Subcommands register themselves here; nothing runs at import time. */
@@ -13,5 +14,6 @@ export function buildProgram(): Command {
     .option("-d, --data-dir <dir>", "base data directory; each node uses <data-dir>/<node-id>", "data")
     .showHelpAfterError()
     .enablePositionalOptions(false);
+  registerNodeCommands(program);
   return program;
 }

@@ -106,8 +106,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       snapshotThreshold: 8192,
       maxSizePerMsg: 1024 * 1024,
       maxInflightMsgs: 256,
-      ...options,
-    };
+      // An option passed as undefined means "default", not "unset".
+      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    } as typeof this.opts;
   }
 
   /** Load durable state, catch the FSM up with the newest snapshot, start the transport and the clock. */

@@ -1,0 +1,131 @@
+/**
+ * The local half of the data path: paths the watcher saw → LocalScanner (stat, hash, echo check) →
+ * proposals batched into one Raft entry → Forwarder (acknowledged after commit).
+ *
+ * A path is never in two proposals at once: the next proposal for a path is based on the version the
+ * previous one produced (its vector clock), otherwise a quick second save would look like a
+ * concurrent edit and spawn a conflict copy. Paths that change while in flight are rescanned after.
+ */
+export interface PipelineScanner<C> {
+  scan(relPath: string): Promise<{ command: C; missingChunks: string[] } | null>;
+}
+
+export interface ChangePipelineOptions<C> {
+  scanner: PipelineScanner<C>;
+  /** Turn one or more commands into one Raft entry payload. */
+  encode: (commands: C[]) => Uint8Array;
+  propose: (data: Uint8Array) => Promise<unknown>;
+  /** Make chunks that are not inline durable on a quorum before the entry naming them is proposed. */
+  pushChunks: (hashes: string[]) => Promise<void>;
+  maxBatch?: number;
+  scanConcurrency?: number;
+  retryDelayMs?: number;
+  onError?: (path: string, err: unknown) => void;
+}
+
+export class ChangePipeline<C> {
+  private readonly dirty = new Set<string>();
+  private readonly inFlight = new Set<string>();
+  private running = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly o: ChangePipelineOptions<C>) {}
+
+  markDirty(paths: Iterable<string>): void {
+    if (this.closed) return;
+    for (const p of paths) this.dirty.add(p);
+    this.pump();
+  }
+
+  /** Resolves when nothing is dirty or in flight (for tests and graceful shutdown). */
+  idle(): Promise<void> {
+    if (!this.running && this.dirty.size === 0 && this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  get pending(): number {
+    return this.dirty.size + this.inFlight.size;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.dirty.clear();
+  }
+
+  private pump(): void {
+    if (this.running || this.closed) return;
+    this.running = true;
+    void this.run().finally(() => {
+      this.running = false;
+      if (!this.closed && [...this.dirty].some((p) => !this.inFlight.has(p))) this.pump();
+      else if (this.dirty.size === 0 && this.inFlight.size === 0) this.notifyIdle();
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async run(): Promise<void> {
+    const maxBatch = this.o.maxBatch ?? 256;
+    while (!this.closed) {
+      const batch: string[] = [];
+      for (const p of this.dirty) {
+        if (this.inFlight.has(p)) continue;
+        batch.push(p);
+        if (batch.length >= maxBatch) break;
+      }
+      if (batch.length === 0) return;
+      for (const p of batch) {
+        this.dirty.delete(p);
+        this.inFlight.add(p);
+      }
+      // Proposals of one batch go out while the next batch is scanned: pipelining without reordering a path.
+      void this.process(batch);
+      await Promise.resolve();
+    }
+  }
+
+  private async process(paths: string[]): Promise<void> {
+    try {
+      const scanned = await this.scanAll(paths);
+      const commands = scanned.filter((s) => s !== null);
+      if (commands.length > 0) {
+        const missing = commands.flatMap((c) => c.missingChunks);
+        if (missing.length > 0) await this.o.pushChunks(missing);
+        await this.o.propose(this.o.encode(commands.map((c) => c.command)));
+      }
+    } catch (err) {
+      for (const p of paths) this.o.onError?.(p, err);
+      // Keep the change: rescan later (the folder stays the source of truth).
+      await new Promise((r) => setTimeout(r, this.o.retryDelayMs ?? 500));
+      for (const p of paths) this.dirty.add(p);
+    } finally {
+      for (const p of paths) this.inFlight.delete(p);
+      if (this.dirty.size > 0) this.pump();
+      else if (!this.running && this.inFlight.size === 0) this.notifyIdle();
+    }
+  }
+
+  private async scanAll(paths: string[]): Promise<({ command: C; missingChunks: string[] } | null)[]> {
+    const out: ({ command: C; missingChunks: string[] } | null)[] = new Array(paths.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      while (next < paths.length) {
+        const i = next++;
+        try {
+          out[i] = await this.o.scanner.scan(paths[i]!);
+        } catch (err) {
+          this.o.onError?.(paths[i]!, err);
+          out[i] = null;
+        }
+      }
+    };
+    const n = Math.min(this.o.scanConcurrency ?? 4, paths.length);
+    await Promise.all(Array.from({ length: n }, worker));
+    return out;
+  }
+}

@@ -1,0 +1,48 @@
+import type { Chunk } from "../store/chunker.ts";
+
+/**
+ * Application requests between nodes, carried by the Raft transport's request/response frames.
+ * The follower → leader proposal path lives here (not in the admin port, as in the original),
+ * and it is acknowledged only after the entry is applied on the leader.
+ */
+export type PeerRequest =
+  | { t: "propose"; data: Uint8Array }
+  | { t: "putChunks"; chunks: Chunk[] }
+  | { t: "getChunks"; hashes: string[] }
+  | { t: "addMember"; id: string; address: string; learner: boolean }
+  | { t: "removeMember"; id: string }
+  | { t: "status" };
+
+export interface ProposeReply {
+  index: number;
+  result: unknown;
+}
+
+export class PeerRequestError extends Error {}
+
+export function isPeerRequest(v: unknown): v is PeerRequest {
+  if (typeof v !== "object" || v === null) return false;
+  const t = (v as { t?: unknown }).t;
+  return (
+    t === "propose" ||
+    t === "putChunks" ||
+    t === "getChunks" ||
+    t === "addMember" ||
+    t === "removeMember" ||
+    t === "status"
+  );
+}
+
+/** Errors crossing the wire lose their class; a prefix keeps "not leader" recognisable for retries. */
+export const NOT_LEADER_PREFIX = "NOT_LEADER:";
+
+export function notLeaderMessage(leader: string | null): string {
+  return `${NOT_LEADER_PREFIX}${leader ?? ""}`;
+}
+
+export function parseNotLeader(message: string): { leader: string | null } | null {
+  const at = message.indexOf(NOT_LEADER_PREFIX);
+  if (at < 0) return null;
+  const leader = message.slice(at + NOT_LEADER_PREFIX.length).trim();
+  return { leader: leader.length > 0 ? leader : null };
+}

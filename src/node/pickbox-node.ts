@@ -1,0 +1,424 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { LegacyForwardCommand } from "../admin/admin-handler.ts";
+import { AdminServer } from "../admin/admin-server.ts";
+import { NotLeaderError, RaftNode } from "../raft/driver/raft-node.ts";
+import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.ts";
+import { SqliteRaftStorage } from "../raft/storage/sqlite-raft-storage.ts";
+import { TcpTransport } from "../raft/transport/tcp-transport.ts";
+import { ChunkStore } from "../store/chunk-store.ts";
+import type { Chunk } from "../store/chunker.ts";
+import { encodeCommand, type LeafCommand } from "../store/commands.ts";
+import { FileFSM } from "../store/file-fsm.ts";
+import { FileIndex } from "../store/file-index.ts";
+import { legacyForwardToCommand } from "../store/legacy-forward.ts";
+import { LocalScanner } from "../store/local-scanner.ts";
+import { FolderWatcher } from "../watcher/folder-watcher.ts";
+import { IgnoreRules } from "../watcher/ignore-rules.ts";
+import { ChangePipeline } from "./change-pipeline.ts";
+import { Forwarder } from "./forwarder.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { NodeAdminHandler } from "./node-admin-handler.ts";
+import { NodeEvents } from "./node-events.ts";
+import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
+import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
+
+/**
+ * The composition root: the only place that knows every part. One node = one folder, one Raft
+ * member, one admin port. Data flows one way: watcher → scanner → pipeline → forwarder → leader →
+ * log → FileFSM.apply (every node) → folder; events fan out to admin SUBSCRIBE, logs and the TUI.
+ */
+export class PickboxNode {
+  readonly folder: string;
+  readonly stateDir: string;
+  readonly events: NodeEvents;
+  readonly log: Logger;
+  raft!: RaftNode;
+  index!: FileIndex;
+  chunks!: ChunkStore;
+  private storage!: SqliteRaftStorage;
+  private transport!: TcpTransport;
+  private fsm!: FileFSM;
+  private scanner!: LocalScanner;
+  private watcher!: FolderWatcher;
+  private pipeline!: ChangePipeline<LeafCommand>;
+  private forwarder!: Forwarder;
+  private admin!: AdminServer;
+  private stopped = false;
+  raftAddress = "";
+  adminAddress = "";
+
+  constructor(readonly options: NodeOptions) {
+    validateNodeOptions(options);
+    this.folder = nodeFolder(options);
+    this.stateDir = path.join(this.folder, ".pickbox");
+    this.events = new NodeEvents(options.nodeId);
+    mkdirSync(this.stateDir, { recursive: true, mode: 0o750 });
+    this.log = createLogger({
+      file: path.join(this.stateDir, "node.log"),
+      level: options.logLevel,
+      nodeId: options.nodeId,
+      stderr: options.logToStderr,
+    });
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.storage = new SqliteRaftStorage(path.join(this.stateDir, "state.db"));
+    this.index = new FileIndex(this.storage.db);
+    this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"));
+    const snapshots = new FileSnapshotStore(path.join(this.stateDir, "snapshots"));
+    this.transport = new TcpTransport({
+      bindHost: o.bindHost,
+      bindPort: o.raftPort,
+      secret: o.secret ?? undefined,
+      logger: (level, msg, fields) => this.log[level === "debug" ? "debug" : level]({ ...fields }, msg),
+    });
+    this.fsm = new FileFSM({
+      root: this.folder,
+      nodeId: o.nodeId,
+      index: this.index,
+      chunks: this.chunks,
+      fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint.origin),
+      events: this.events.fsm,
+    });
+    const advertised = `${o.advertiseHost}:${o.raftPort}`;
+    this.raft = new RaftNode({
+      id: o.nodeId,
+      address: advertised,
+      storage: this.storage,
+      snapshots,
+      transport: this.transport,
+      fsm: this.fsm,
+      bootstrap: o.bootstrap,
+      tickMs: o.tickMs,
+      electionTick: o.electionTick,
+      snapshotThreshold: o.snapshotThreshold,
+      onRequest: (p) => this.handlePeerRequest(p),
+      log: (level, msg, fields) => this.log[level]({ ...fields }, msg),
+    });
+    this.forwarder = new Forwarder({ raft: this.raft, transport: this.transport });
+    this.raft.on("softState", (ss) =>
+      this.events.emitRaft({ type: "role", role: ss.role, leader: ss.leader }),
+    );
+    this.raft.on("confChange", (cs) =>
+      this.events.emitRaft({ type: "members", voters: cs.voters, learners: cs.learners }),
+    );
+
+    await this.raft.start();
+    this.raftAddress = advertised;
+
+    this.admin = new AdminServer({
+      host: o.bindHost,
+      port: o.adminPort,
+      secret: o.secret ?? undefined,
+      handler: new NodeAdminHandler(this),
+    });
+    this.adminAddress = await this.admin.listen();
+
+    this.scanner = new LocalScanner({
+      root: this.folder,
+      nodeId: o.nodeId,
+      index: this.index,
+      chunks: this.chunks,
+    });
+    this.pipeline = new ChangePipeline<LeafCommand>({
+      scanner: this.scanner,
+      encode: (commands) => encodeCommand(commands),
+      propose: (data) => this.forwarder.propose(data),
+      pushChunks: (hashes) => this.pushChunks(hashes),
+      onError: (p, err) =>
+        this.log.warn({ path: p, err: String(err) }, "change not replicated yet; will retry"),
+    });
+    const ignore = new IgnoreRules(this.folder);
+    this.watcher = new FolderWatcher({
+      root: this.folder,
+      ignore,
+      onEvents: (evs) => this.pipeline.markDirty(evs.map((e) => e.path)),
+      onReconcile: (paths) => this.pipeline.markDirty(this.reconcileCandidates(paths)),
+      onError: (err) =>
+        this.log.error({ err: String(err) }, "watcher error (the periodic reconcile keeps running)"),
+    });
+    await this.watcher.start();
+
+    if (o.join) void this.joinCluster(o.join);
+    // Files already in the folder (a join, or edits made while the node was down) are proposed:
+    // nothing in anyone's folder is lost. Waits for a leader through the forwarder's retries.
+    void this.watcher
+      .reconcileNow()
+      .catch((err) => this.log.warn({ err: String(err) }, "initial reconcile failed"));
+    this.log.info(
+      {
+        raft: advertised,
+        admin: this.adminAddress,
+        folder: this.folder,
+        bootstrap: o.bootstrap,
+        join: o.join,
+      },
+      "node started",
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.pipeline?.close();
+    await this.watcher?.close();
+    await this.admin?.close();
+    await this.raft?.stop();
+    this.storage?.close();
+    this.log.info({}, "node stopped");
+    this.log.flush?.();
+  }
+
+  /** Wait until local changes seen so far are committed (tests, graceful shutdown). */
+  async settle(): Promise<void> {
+    await this.pipeline.idle();
+  }
+
+  /** Reconcile walk: live paths on disk plus index entries that vanished from disk (missed deletes). */
+  private reconcileCandidates(onDisk: string[]): string[] {
+    const seen = new Set(onDisk);
+    const out = [...onDisk];
+    for (const e of this.index.list()) if (!seen.has(e.path)) out.push(e.path);
+    return out;
+  }
+
+  get tickMs(): number {
+    return this.options.tickMs ?? 50;
+  }
+
+  /** Apply a legacy FORWARD (the original's JSON) as a proposal; resolves once applied here. */
+  async forwardLegacy(cmd: LegacyForwardCommand): Promise<void> {
+    if (!this.raft.isLeader) throw new NotLeaderError(this.raft.leader);
+    const { command, missingChunks } = await legacyForwardToCommand(
+      {
+        op: cmd.op,
+        path: cmd.path,
+        data: cmd.data ? Buffer.from(cmd.data).toString("base64") : null,
+        node_id: cmd.nodeId,
+        sequence: cmd.sequence,
+      },
+      { index: this.index, chunks: this.chunks, nodeId: this.options.nodeId, now: Date.now },
+    );
+    if (missingChunks.length > 0) await this.pushChunks(missingChunks);
+    await this.raft.propose(encodeCommand(command));
+  }
+
+  /** Hand leadership to `id` (or the most caught-up other voter); resolves with the new leader. */
+  async transferLeadership(id: string | null): Promise<string> {
+    if (!this.raft.isLeader) throw new NotLeaderError(this.raft.leader);
+    const st = this.raft.status();
+    const target =
+      id ??
+      st.progress.filter((p) => p.voter && p.id !== this.options.nodeId).sort((a, b) => b.match - a.match)[0]
+        ?.id;
+    if (!target) throw new Error("no other voter to transfer leadership to");
+    if (!st.confState.voters.includes(target)) throw new Error(`${target} is not a voter`);
+    this.raft.transferLeadership(target);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      if (this.raft.leader === target) return target;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`leadership transfer to ${target} did not complete in 5 s`);
+  }
+
+  private async handlePeerRequest(payload: unknown): Promise<unknown> {
+    if (!isPeerRequest(payload)) throw new Error("malformed peer request");
+    const req: PeerRequest = payload;
+    switch (req.t) {
+      case "propose":
+        return this.forwarder.serve(req.data);
+      case "putChunks":
+        await this.chunks.putMany(req.chunks);
+        return true;
+      case "getChunks": {
+        const found: Chunk[] = [];
+        for (const h of req.hashes) {
+          const data = await this.chunks.get(h);
+          if (data) found.push({ hash: h, data });
+        }
+        return found;
+      }
+      case "addMember":
+        return this.addMember(req.id, req.address, req.learner);
+      case "removeMember":
+        return this.removeMember(req.id);
+      case "status":
+        return this.statusSnapshot();
+    }
+  }
+
+  /** Membership changes go to the leader; any member can take the request and relay it. */
+  async addMember(id: string, address: string, learner: boolean): Promise<string> {
+    if (!this.raft.isLeader)
+      return this.relayToLeader({ t: "addMember", id, address, learner }) as Promise<string>;
+    const cs = this.raft.members();
+    if (cs.voters.includes(id) && cs.addresses[id] === address) return "voter";
+    if (cs.learners.includes(id) && cs.addresses[id] === address && learner) return "learner";
+    // Beyond --max-voters, nodes join as learners: quorum stays small, every node still gets every file.
+    const asLearner = learner || (!cs.voters.includes(id) && cs.voters.length >= this.options.maxVoters);
+    if (cs.learners.includes(id) && !asLearner) {
+      await this.raft.proposeConfChange({ type: "promote", nodeId: id });
+      return "voter";
+    }
+    await this.raft.proposeConfChange({ type: asLearner ? "addLearner" : "addVoter", nodeId: id, address });
+    return asLearner ? "learner" : "voter";
+  }
+
+  async removeMember(id: string): Promise<void> {
+    if (!this.raft.isLeader) {
+      await this.relayToLeader({ t: "removeMember", id });
+      return;
+    }
+    await this.raft.proposeConfChange({ type: "remove", nodeId: id });
+  }
+
+  private async relayToLeader(req: PeerRequest): Promise<unknown> {
+    const leader = this.raft.leader;
+    const address = leader ? this.raft.addressOf(leader) : undefined;
+    if (!leader || !address) throw new Error(notLeaderMessage(null));
+    return this.transport.request(address, req, 15_000);
+  }
+
+  /** Ask the member at --join (any member: followers relay to the leader) to add us; retry until it works.
+   * Goes over the Raft transport, so it works whatever the admin ports are (the original assumed +1000). */
+  private async joinCluster(join: string): Promise<void> {
+    let delay = 200;
+    while (!this.stopped) {
+      const cs = this.raft.members();
+      if (cs.voters.includes(this.options.nodeId) || cs.learners.includes(this.options.nodeId)) return;
+      try {
+        const role = await this.transport.request(
+          join,
+          { t: "addMember", id: this.options.nodeId, address: this.raftAddress, learner: false },
+          15_000,
+        );
+        this.log.info({ via: join, role }, "joined the cluster");
+        return;
+      } catch (err) {
+        this.log.warn({ via: join, err: String(err) }, "join attempt failed; retrying");
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 3000);
+    }
+  }
+
+  /** Store chunks locally and on a majority of members before an entry naming them is proposed. */
+  private async pushChunks(hashes: string[]): Promise<void> {
+    const chunks: Chunk[] = [];
+    for (const h of new Set(hashes)) {
+      const data = await this.chunks.get(h);
+      if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
+      chunks.push({ hash: h, data });
+    }
+    const cs = this.raft.members();
+    const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.options.nodeId);
+    const quorum = Math.floor(cs.voters.length / 2) + 1;
+    let acks = cs.voters.includes(this.options.nodeId) ? 1 : 0;
+    if (acks >= quorum && others.length === 0) return;
+    // Batches of ~8 MiB keep each frame far below the transport's limit.
+    const batches: Chunk[][] = [];
+    let cur: Chunk[] = [];
+    let bytes = 0;
+    for (const c of chunks) {
+      if (bytes + c.data.length > 8 * 1024 * 1024 && cur.length > 0) {
+        batches.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(c);
+      bytes += c.data.length;
+    }
+    if (cur.length > 0) batches.push(cur);
+    await new Promise<void>((resolve, reject) => {
+      let pending = others.length;
+      let done = false;
+      if (acks >= quorum) {
+        done = true;
+        resolve();
+      }
+      for (const id of others) {
+        const address = cs.addresses[id];
+        const voter = cs.voters.includes(id);
+        void (async () => {
+          try {
+            if (!address) throw new Error(`no address for ${id}`);
+            for (const b of batches)
+              await this.transport.request(address, { t: "putChunks", chunks: b }, 60_000);
+            if (voter) acks++;
+          } catch (err) {
+            this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)");
+          } finally {
+            pending--;
+            if (!done && acks >= quorum) {
+              done = true;
+              resolve();
+            } else if (!done && pending === 0) {
+              done = true;
+              reject(new Error(`chunks reached ${acks} of ${quorum} needed voters`));
+            }
+          }
+        })();
+      }
+    });
+  }
+
+  /** A chunk named by an entry is missing here (we were down when it was pushed): fetch it from a peer. */
+  private async fetchChunks(hashes: string[], origin: string): Promise<Chunk[]> {
+    const cs = this.raft.members();
+    const order = [origin, ...cs.voters, ...cs.learners].filter(
+      (id, i, a) => id !== this.options.nodeId && a.indexOf(id) === i,
+    );
+    const want = new Set(hashes);
+    const got: Chunk[] = [];
+    for (let attempt = 0; attempt < 50 && want.size > 0 && !this.stopped; attempt++) {
+      for (const id of order) {
+        const address = cs.addresses[id];
+        if (!address || want.size === 0) continue;
+        try {
+          const found = (await this.transport.request(
+            address,
+            { t: "getChunks", hashes: [...want] },
+            60_000,
+          )) as Chunk[];
+          for (const c of found) {
+            if (want.delete(c.hash)) got.push(c);
+          }
+        } catch (err) {
+          this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");
+        }
+      }
+      if (want.size > 0) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (want.size > 0) throw new Error(`could not fetch ${want.size} chunk(s) from any peer`);
+    return got;
+  }
+
+  statusSnapshot() {
+    const st = this.raft.status();
+    const counts = this.index.count();
+    return {
+      node: this.options.nodeId,
+      role: st.role,
+      term: st.term,
+      leader: st.leader,
+      leaderAddress: st.leader ? (this.raft.addressOf(st.leader) ?? null) : null,
+      leaderAdmin: st.leader === this.options.nodeId ? this.adminAddress : null,
+      commit: st.commit,
+      applied: this.raft.appliedIndex,
+      lastIndex: st.lastIndex,
+      voters: st.confState.voters,
+      learners: st.confState.learners,
+      addresses: st.confState.addresses,
+      progress: st.progress,
+      files: counts.files,
+      bytes: counts.bytes,
+      uptimeMs: this.raft.uptimeMs,
+      raftAddress: this.raftAddress,
+      adminAddress: this.adminAddress,
+      pendingChanges: this.pipeline?.pending ?? 0,
+    };
+  }
+}
