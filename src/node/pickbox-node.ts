@@ -6,6 +6,7 @@ import { NotLeaderError, RaftNode } from "../raft/driver/raft-node.ts";
 import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.ts";
 import { SqliteRaftStorage } from "../raft/storage/sqlite-raft-storage.ts";
 import { TcpTransport } from "../raft/transport/tcp-transport.ts";
+import type { PeerProgress } from "../raft/types.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
 import type { Chunk } from "../store/chunker.ts";
 import { encodeCommand, type LeafCommand } from "../store/commands.ts";
@@ -22,6 +23,41 @@ import { NodeAdminHandler } from "./node-admin-handler.ts";
 import { NodeEvents } from "./node-events.ts";
 import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
 import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
+
+/** What a node says about itself (peer RPC "status", admin STATUS, monitor, TUI). */
+export interface NodeStatus {
+  node: string;
+  role: "follower" | "candidate" | "preCandidate" | "leader";
+  term: number;
+  leader: string | null;
+  leaderAddress: string | null;
+  leaderAdmin: string | null;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  voters: string[];
+  learners: string[];
+  addresses: Record<string, string>;
+  progress: PeerProgress[];
+  files: number;
+  bytes: number;
+  uptimeMs: number;
+  raftAddress: string;
+  adminAddress: string;
+  monitorAddress: string;
+  clientAddress: string;
+  pendingChanges: number;
+}
+
+export interface ClusterMemberStatus {
+  id: string;
+  voter: boolean;
+  /** Raft address from the configuration. */
+  address: string;
+  status: NodeStatus | null;
+  /** Why status is null (member down or unreachable). */
+  error: string | null;
+}
 
 /**
  * The composition root: the only place that knows every part. One node = one folder, one Raft
@@ -396,7 +432,36 @@ export class PickboxNode {
     return got;
   }
 
-  statusSnapshot() {
+  /**
+   * Every member's own status, asked over the peer transport (members that do not answer within
+   * timeoutMs are reported with an error). This node answers for itself without a round trip.
+   */
+  async clusterStatus(timeoutMs = 1500): Promise<ClusterMemberStatus[]> {
+    const cs = this.raft.members();
+    const ids = [...cs.voters, ...cs.learners];
+    return Promise.all(
+      ids.map(async (id): Promise<ClusterMemberStatus> => {
+        const voter = cs.voters.includes(id);
+        const address = cs.addresses[id] ?? "";
+        if (id === this.options.nodeId)
+          return { id, voter, address, status: this.statusSnapshot(), error: null };
+        try {
+          const status = (await this.transport.request(address, { t: "status" }, timeoutMs)) as NodeStatus;
+          return { id, voter, address, status, error: null };
+        } catch (err) {
+          return {
+            id,
+            voter,
+            address,
+            status: null,
+            error: err instanceof Error ? err.message : String(err),
+          };
+        }
+      }),
+    );
+  }
+
+  statusSnapshot(): NodeStatus {
     const st = this.raft.status();
     const counts = this.index.count();
     return {
@@ -418,6 +483,8 @@ export class PickboxNode {
       uptimeMs: this.raft.uptimeMs,
       raftAddress: this.raftAddress,
       adminAddress: this.adminAddress,
+      monitorAddress: `${this.options.advertiseHost}:${this.options.monitorPort}`,
+      clientAddress: `${this.options.advertiseHost}:${this.options.clientPort}`,
       pendingChanges: this.pipeline?.pending ?? 0,
     };
   }
