@@ -268,22 +268,30 @@ export class ClusterSim {
       const carriesOwnTerm = m.entries.some((e) => e.term === m.term);
       lost = carriesOwnTerm && this.rng.chance(this.profile.dropNewTermAppendChance);
     }
-    this.enqueue(m, snapshot, lost);
-    if (this.chaos && !lost && this.rng.chance(this.dup)) this.enqueue(m, snapshot, false);
+    this.enqueue(from, m, snapshot, lost);
+    if (this.chaos && !lost && this.rng.chance(this.dup)) this.enqueue(from, m, snapshot, false);
   }
 
-  private enqueue(msg: Message, snapshot: StoredSnapshot | null, lost: boolean): void {
+  private enqueue(from: SimNode, msg: Message, snapshot: StoredSnapshot | null, lost: boolean): void {
     let delay = this.rng.int(1, this.delayMax);
     if (this.chaos && this.rng.chance(this.longDelayChance))
       delay = this.rng.int(this.delayMax, 6 * this.delayMax);
-    const f: InFlight = { at: this.now + delay, seq: this.seq++, msg, snapshot, lost };
+    const f: InFlight = {
+      at: this.now + delay,
+      seq: this.seq++,
+      msg,
+      snapshot,
+      fromIncarnation: from.incarnation,
+      lost,
+    };
     this.net.push(f);
   }
 
   private deliver(f: InFlight): void {
     const m = f.msg;
     const to = this.nodeMap.get(m.to);
-    const from = this.nodeMap.get(m.from);
+    const sender = this.nodeMap.get(m.from);
+    const from = sender && sender.incarnation === f.fromIncarnation ? sender : undefined;
     let why = "";
     if (f.lost) why = "lost";
     else if (!to?.core) why = "down";

@@ -8,6 +8,8 @@ export interface InFlight {
   msg: Message;
   /** Snapshot bytes travelling beside a "snap" message (the sender's stored snapshot). */
   snapshot: StoredSnapshot | null;
+  /** The sender's incarnation: transport reports (snapshot done/failed) only reach the process that sent. */
+  fromIncarnation: number;
   /** The network decided at send time to lose it; it is dropped at its delivery time. */
   lost: boolean;
 }
