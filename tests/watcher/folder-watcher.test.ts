@@ -442,6 +442,17 @@ describe("FolderWatcher: reconcile, errors, lifecycle", () => {
     expect(log.events.some((e) => e.path === "after-close.txt")).toBe(false);
   });
 
+  test("after close() nothing holds the process open: a child that closes its watcher exits by itself", async () => {
+    const script = join(import.meta.dir, "fixtures/start-write-close.ts");
+    const child = Bun.spawn([process.execPath, script, root], { stdout: "pipe", stderr: "pipe" });
+    const deadline = setTimeout(() => child.kill(), 15_000);
+    const code = await child.exited;
+    clearTimeout(deadline);
+    const out = await new Response(child.stdout).text();
+    const err = await new Response(child.stderr).text();
+    expect({ code, out: out.trim(), err }).toEqual({ code: 0, out: "closed", err: "" });
+  });
+
   test("start rejects for a root that does not exist", async () => {
     const w = new FolderWatcher({ root: join(root, "missing"), onEvents: () => {} });
     await expect(w.start()).rejects.toMatchObject({ code: "ENOENT" });
