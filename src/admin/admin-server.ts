@@ -7,7 +7,8 @@
  *     no more bytes, or at once when the client half-closes; a FORWARD ends as soon as its JSON is complete;
  *   - limits: 64 MiB per FORWARD, 64 KiB per other command (`ERROR: command too large (limit N bytes)`),
  *     10 s idle (`ERROR: timeout waiting for command`), a total read deadline, a timeout on every handler
- *     call, and a cap on concurrent connections (`ERROR: too many connections`).
+ *     call, a cap on concurrent connections (`ERROR: too many connections`) and on the bytes all unfinished
+ *     commands hold together (`ERROR: server busy: ...`).
  * Replies are one line `<text>\n` — `OK` or `ERROR: <message>` — except STATUS/PEERS/FILES (several lines,
  * then close) and SUBSCRIBE (JSON lines until the client disconnects).
  *
@@ -69,6 +70,11 @@ export interface AdminServerOptions {
   maxConnections?: number;
   /** Bytes queued for a SUBSCRIBE client beyond which events are dropped for it (default 1 MiB). */
   maxSubscriberBufferBytes?: number;
+  /** Bytes all connections together may hold while reading commands (default 256 MiB); beyond it a
+   * connection is refused with `ERROR: server busy ...`, so many large uploads cannot exhaust memory. */
+  maxPendingBytes?: number;
+  /** Server-level errors after listen (e.g. EMFILE on accept); ignored when not given. */
+  onError?: (err: Error) => void;
   /** After the reply, how long to keep swallowing bytes the client still sends before closing (default 2 s). */
   lingerMs?: number;
   /** Early path check for FORWARD: returns the canonical path or throws (default normalizeRelPath). The
@@ -81,6 +87,8 @@ export interface AdminServerStats {
   subscribers: number;
   /** Events not delivered to slow subscribers since the server started. */
   droppedEvents: number;
+  /** Bytes held by connections still reading their command. */
+  pendingBytes: number;
 }
 
 const MiB = 1024 * 1024;
@@ -89,6 +97,8 @@ export class AdminServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private subscriberCount = 0;
+  /** Bytes held by connections still reading their command. */
+  private pendingBytes = 0;
   private droppedEvents = 0;
   private readonly secretDigest: Buffer | null;
   private boundAddress = "";
@@ -115,6 +125,8 @@ export class AdminServer {
       maxConnections: options.maxConnections ?? 1024,
       maxSubscriberBufferBytes: options.maxSubscriberBufferBytes ?? MiB,
       lingerMs: options.lingerMs ?? 2000,
+      maxPendingBytes: options.maxPendingBytes ?? 256 * MiB,
+      onError: options.onError ?? (() => {}),
       checkPath: options.checkPath ?? normalizeRelPath,
     };
     // allowHalfOpen: a client may shut down its side after the command (`nc -N`) and still get the reply.
@@ -128,6 +140,8 @@ export class AdminServer {
       this.server.once("error", onError);
       this.server.listen(this.o.port, this.o.host, () => {
         this.server.off("error", onError);
+        // An accept failure must not crash the node (an 'error' without listener would throw).
+        this.server.on("error", (err) => this.o.onError(err));
         const a = this.server.address() as net.AddressInfo;
         this.boundAddress = a.family === "IPv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
         resolve(this.boundAddress);
@@ -149,6 +163,7 @@ export class AdminServer {
       connections: this.sockets.size,
       subscribers: this.subscriberCount,
       droppedEvents: this.droppedEvents,
+      pendingBytes: this.pendingBytes,
     };
   }
 
@@ -167,12 +182,13 @@ export class AdminServer {
 
   private onConnection(socket: net.Socket): void {
     socket.on("error", () => {}); // resets and broken pipes are the client's business
-    if (this.sockets.size >= this.o.maxConnections) {
+    const overLimit = this.sockets.size >= this.o.maxConnections;
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    if (overLimit) {
       this.replyAndClose(socket, "ERROR: too many connections\n");
       return;
     }
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
     socket.setNoDelay(true);
 
     const framer = new CommandFramer({
@@ -180,53 +196,48 @@ export class AdminServer {
       maxLineBytes: this.o.maxLineBytes,
     });
     let reading = true;
+    let counted = 0; // this connection's share of pendingBytes
     let quiet: ReturnType<typeof setTimeout> | undefined;
     let idle: ReturnType<typeof setTimeout> | undefined;
-    const stopTimers = () => {
+    const deadline = setTimeout(() => stop("ERROR: timeout waiting for command\n"), this.o.readDeadlineMs);
+    /** Ends the reading phase: with a reply (an error), or with the command to execute. */
+    const stop = (reply: string | null, command?: Buffer) => {
+      if (!reading) return;
+      reading = false;
       clearTimeout(quiet);
       clearTimeout(idle);
       clearTimeout(deadline);
-    };
-    const timeOut = () => {
-      if (!reading) return;
-      reading = false;
-      stopTimers();
-      this.replyAndClose(socket, "ERROR: timeout waiting for command\n");
+      this.pendingBytes -= counted;
+      counted = 0;
+      if (reply !== null) this.replyAndClose(socket, reply);
+      else if (command) void this.execute(socket, command);
     };
     const armIdle = () => {
       clearTimeout(idle);
-      idle = setTimeout(timeOut, this.o.idleTimeoutMs);
-    };
-    const deadline = setTimeout(timeOut, this.o.readDeadlineMs);
-    const run = (bytes: Buffer) => {
-      if (!reading) return;
-      reading = false;
-      stopTimers();
-      void this.execute(socket, bytes);
+      idle = setTimeout(() => stop("ERROR: timeout waiting for command\n"), this.o.idleTimeoutMs);
     };
     armIdle();
-    socket.once("close", stopTimers);
+    socket.once("close", () => stop(null)); // gone before a command: nothing to run
 
     socket.on("data", (chunk: Buffer) => {
       if (!reading) return; // after the command: swallowed until we close
-      armIdle();
-      const r = framer.push(chunk);
-      if (r.type === "command") return run(r.bytes);
-      if (r.type === "too-large") {
-        reading = false;
-        stopTimers();
-        this.replyAndClose(socket, `ERROR: command too large (limit ${r.limit} bytes)\n`);
+      counted += chunk.length;
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes > this.o.maxPendingBytes) {
+        stop("ERROR: server busy: too much pending input, try again\n");
         return;
       }
+      armIdle();
+      const r = framer.push(chunk);
+      if (r.type === "command") return stop(null, r.bytes);
+      if (r.type === "too-large") return stop(`ERROR: command too large (limit ${r.limit} bytes)\n`);
       if (framer.isForward) return; // a FORWARD ends with its JSON, never by a pause
       clearTimeout(quiet);
       quiet = setTimeout(() => {
-        if (reading && isCompleteLine(framer.pending().toString("utf8"))) run(framer.pending());
+        if (reading && isCompleteLine(framer.pending().toString("utf8"))) stop(null, framer.pending());
       }, this.o.quietMs);
     });
-    socket.on("end", () => {
-      if (reading) run(framer.pending()); // half-close: what came is the command
-    });
+    socket.on("end", () => stop(null, framer.pending())); // half-close: what came is the command
   }
 
   private async execute(socket: net.Socket, bytes: Buffer): Promise<void> {

@@ -242,6 +242,19 @@ describe("framing", () => {
     expect(handler.calls.length).toBe(100);
   });
 
+  test("unfinished commands together may hold at most maxPendingBytes; the accounting returns to zero", async () => {
+    const { server, port } = await start({ maxPendingBytes: 1024 * 1024 });
+    const first = await rawConnect(port);
+    const held = `FORWARD {"op":"write","path":"a","data":"${"A".repeat(700 * 1024)}`;
+    first.socket.write(held);
+    await waitFor(() => server.stats().pendingBytes === held.length, "first upload buffered");
+    expect(await rawExchange(port, [held])).toBe("ERROR: server busy: too much pending input, try again\n");
+    first.socket.destroy();
+    await waitFor(() => server.stats().pendingBytes === 0 && server.stats().connections === 0, "released");
+    expect(await rawExchange(port, [`${held}"}`])).toBe("OK\n");
+    expect(server.stats().pendingBytes).toBe(0);
+  });
+
   test("beyond maxConnections a client gets ERROR: too many connections", async () => {
     const { port } = await start({ maxConnections: 2 });
     const a = await rawConnect(port);
