@@ -220,6 +220,7 @@ export class FileFSM implements FSM {
       results.push(r);
       pending.push(this.eventFor(cmd, r, idx, this.now() - t0));
     }
+    await this.mat.syncDirs(); // the renames are durable before the index says they happened
     this.commit(idx, txn);
     for (const e of pending) this.emit(e);
     if (cmds.length === 1) return { ...results[0]!, index: idx };
@@ -446,8 +447,7 @@ export class FileFSM implements FSM {
       const diskHash = await this.contentHash(target, disk, prev, txn);
       if (diskHash === cmd.hash) {
         // Already these bytes (the origin node, or a re-apply after a crash): fix mode and mtime only.
-        const st = await this.mat.touch(target, cmd.mode, cmd.mtimeMs);
-        return { stat: localStat(st), wrote: false };
+        return { stat: await this.settle(target, disk, cmd.mode, cmd.mtimeMs), wrote: false };
       }
       const known = prev && !prev.deleted && prev.kind === "file" && diskHash === prev.hash;
       if (!known) {
@@ -502,6 +502,13 @@ export class FileFSM implements FSM {
         i === segs.length && !ancestorsOnly ? mode : (e?.mode ?? DEFAULT_DIR_MODE),
       );
     }
+  }
+
+  /** The stat of a file whose bytes are right, after fixing mode/mtime only if they differ (no needless
+   * attribute change for the watcher to report). */
+  private async settle(p: string, disk: DiskStat, mode: number, mtimeMs: number): Promise<LocalStat> {
+    if (disk.mode === (mode & 0o7777) && disk.mtimeMs === mtimeMs) return localStat(disk);
+    return localStat(await this.mat.touch(p, mode, mtimeMs));
   }
 
   /** Hash of the bytes at `p`; skips reading when the stat proves they are the index's version. */
@@ -632,8 +639,7 @@ export class FileFSM implements FSM {
         if (disk?.kind === "file") {
           const old = txn.get(e.path);
           const h = await this.contentHash(e.path, disk, old, txn);
-          if (h === e.hash)
-            return { stat: localStat(await this.mat.touch(e.path, e.mode, e.mtimeMs)), wrote: false };
+          if (h === e.hash) return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
           if (!(old && !old.deleted && old.kind === "file" && h === old.hash))
             await this.moveAside(e.path, disk, txn);
         } else if (disk) {
@@ -651,7 +657,8 @@ export class FileFSM implements FSM {
       const old = txn.get(p);
       if (old && !old.deleted && old.kind === "dir" && (await this.mat.removeDirIfEmpty(p))) removed++;
     }
-    // 4. The index, in one transaction.
+    // 4. The index, in one transaction, once the folder is durable.
+    await this.mat.syncDirs();
     const { index } = this.d;
     index.transaction(() => {
       index.clear();

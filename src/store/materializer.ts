@@ -18,6 +18,8 @@ export const TMP_DIR = `${STATE_DIR_NAME}/tmp`;
 
 export class Materializer {
   private tmpSeq = 0;
+  /** Directories whose entries changed since the last syncDirs(): fsynced once per batch, not per file. */
+  private readonly dirtyDirs = new Set<string>();
   readonly tmpDir: string;
 
   constructor(readonly root: string) {
@@ -72,7 +74,7 @@ export class Materializer {
       await unlink(tmp).catch(() => {});
       throw e;
     }
-    await fsyncDir(path.dirname(abs));
+    this.dirChanged(path.dirname(abs));
     const st = await statAbs(abs);
     if (!st) throw new Error(`file ${rel} vanished right after it was written`);
     return st;
@@ -104,7 +106,7 @@ export class Materializer {
       if (st) throw new Error(`cannot create directory ${sub}: something else is in the way`);
       await mkdir(abs, { mode });
       await chmod(abs, mode & 0o7777); // mkdir's mode is filtered by umask
-      await fsyncDir(path.dirname(abs));
+      this.dirChanged(path.dirname(abs));
       created.push(sub);
     }
     return created;
@@ -123,7 +125,7 @@ export class Materializer {
       if (code(e) === "ENOENT") return;
       throw e;
     }
-    await fsyncDir(path.dirname(abs));
+    this.dirChanged(path.dirname(abs));
   }
 
   /** Removes an empty directory. Returns false (and leaves it) when it is not empty or not there. */
@@ -136,7 +138,7 @@ export class Materializer {
       if (c === "ENOENT" || c === "ENOTEMPTY" || c === "EEXIST" || c === "ENOTDIR") return false;
       throw e;
     }
-    await fsyncDir(path.dirname(abs));
+    this.dirChanged(path.dirname(abs));
     return true;
   }
 
@@ -146,7 +148,7 @@ export class Materializer {
     const b = await this.resolve(to);
     if (await statAbs(b)) throw new Error(`cannot move ${from} aside: ${to} exists`);
     await rename(a, b);
-    await fsyncDir(path.dirname(b));
+    this.dirChanged(path.dirname(b));
   }
 
   /** Reads a file's bytes in pieces (for hashing the local copy). */
@@ -163,6 +165,17 @@ export class Materializer {
     } finally {
       await fh.close();
     }
+  }
+
+  /** Makes every rename, unlink and mkdir since the last call durable. Call before recording them. */
+  async syncDirs(): Promise<void> {
+    const dirs = [...this.dirtyDirs];
+    this.dirtyDirs.clear();
+    for (const d of dirs) await fsyncDir(d);
+  }
+
+  private dirChanged(dir: string): void {
+    this.dirtyDirs.add(dir);
   }
 
   /** Empties .pickbox/tmp of leftovers from a crash mid-write. */

@@ -221,7 +221,7 @@ describe("FileFSM apply", () => {
     expect(readdirSync(path.join(a.root, "burst")).length).toBe(500);
     expect(a.index.count().files).toBe(500);
     expect(a.fsm.appliedIndex()).toBe(1);
-  });
+  }, 30_000);
 
   test("chunks not carried inline are fetched from peers", async () => {
     const peers: PeerChunks = new Map();

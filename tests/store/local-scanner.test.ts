@@ -4,6 +4,7 @@ import {
   chmodSync,
   mkdirSync,
   rmdirSync,
+  statSync,
   symlinkSync,
   truncateSync,
   unlinkSync,
@@ -59,7 +60,10 @@ describe("LocalScanner", () => {
     expect(cmd.hash).toBe(sha256Hex(new TextEncoder().encode("hello\n")));
     expect(cmd.inline.map((c) => c.hash)).toEqual(cmd.chunks);
     expect(r!.missingChunks).toEqual([]);
+    const inoBefore = statSync(path.join(a.root, "hello.txt")).ino;
     await commit(a, log, r);
+    // The origin's file already had these bytes: it is not rewritten, and the rescan is an echo.
+    expect(statSync(path.join(a.root, "hello.txt")).ino).toBe(inoBefore);
     expect(await s.scan("hello.txt")).toBeNull();
     // A touch (new mtime, same bytes) is not a change either, and the new stat is remembered.
     utimesSync(path.join(a.root, "hello.txt"), new Date(1e12), new Date(1e12));
