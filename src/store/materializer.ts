@@ -202,8 +202,10 @@ async function fsyncDir(dir: string): Promise<void> {
     fh = await open(dir, constants.O_RDONLY);
     await fh.sync();
   } catch (e) {
-    // Some file systems refuse fsync on a directory; the rename is still atomic there.
-    if (code(e) !== "EINVAL" && code(e) !== "EISDIR" && code(e) !== "EPERM") throw e;
+    // Some file systems refuse fsync on a directory (the rename is still atomic there); a directory
+    // removed since its entries changed has nothing left to make durable.
+    const c = code(e);
+    if (c !== "EINVAL" && c !== "EISDIR" && c !== "EPERM" && c !== "ENOENT" && c !== "ENOTDIR") throw e;
   } finally {
     await fh?.close();
   }
