@@ -138,7 +138,8 @@ export class AdminServer {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.server.once("error", onError);
-      this.server.listen(this.o.port, this.o.host, () => {
+      // A deep backlog: a burst of joins/STATUS polls should queue, not wait for SYN retransmits.
+      this.server.listen(this.o.port, this.o.host, 1024, () => {
         this.server.off("error", onError);
         // An accept failure must not crash the node (an 'error' without listener would throw).
         this.server.on("error", (err) => this.o.onError(err));
