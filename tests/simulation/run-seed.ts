@@ -7,6 +7,8 @@ export interface SeedResult {
   nodes: number;
   variant: string;
   profile: string;
+  preVote: boolean;
+  checkQuorum: boolean;
   ok: boolean;
   /** The broken invariant, or "exception" when the core or harness threw. */
   invariant?: string;
@@ -26,6 +28,8 @@ export function runSeed(opts: SimOptions): SeedResult {
     nodes: opts.nodes,
     variant: opts.variant ?? "correct",
     profile: (opts.profile ?? chaosProfile).name,
+    preVote: opts.preVote ?? true,
+    checkQuorum: opts.checkQuorum ?? true,
   };
   try {
     sim.run();
@@ -52,16 +56,20 @@ export function runSeed(opts: SimOptions): SeedResult {
   }
 }
 
-export function replayCommand(r: Pick<SeedResult, "seed" | "nodes" | "variant" | "profile">): string {
+export function replayCommand(
+  r: Pick<SeedResult, "seed" | "nodes" | "variant" | "profile" | "preVote" | "checkQuorum">,
+): string {
   let cmd = `bun tests/simulation/replay.ts --seed ${r.seed} --nodes ${r.nodes}`;
   if (r.variant !== "correct") cmd += ` --variant ${r.variant}`;
   if (r.profile !== "chaos") cmd += ` --profile ${r.profile}`;
+  if (!r.preVote) cmd += " --no-prevote";
+  if (!r.checkQuorum) cmd += " --no-checkquorum";
   return cmd;
 }
 
 export function formatFailure(r: SeedResult, tailLines = 30): string {
   return [
-    `simulation failure: seed ${r.seed}, ${r.nodes} nodes, variant ${r.variant}, profile ${r.profile}, at tick ${r.ticks}`,
+    `simulation failure: seed ${r.seed}, ${r.nodes} nodes, variant ${r.variant}, profile ${r.profile}, preVote=${r.preVote}, checkQuorum=${r.checkQuorum}, at tick ${r.ticks}`,
     `invariant: ${r.invariant}`,
     `detail: ${r.detail}`,
     `replay: ${replayCommand(r)} --trace`,

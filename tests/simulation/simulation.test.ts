@@ -13,11 +13,25 @@ function nodesFor(seed: number): number {
   return seed % 2 === 1 ? 3 : 5;
 }
 
-function runRange(from: number, to: number, profile: ScenarioProfile): SeedResult[] {
+interface RangeOptions {
+  profile: ScenarioProfile;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  /** Only safety counts (a known liveness gap in this configuration, see known-failures.md). */
+  safetyOnly?: boolean;
+}
+
+function runRange(from: number, to: number, o: RangeOptions): SeedResult[] {
   const failures: SeedResult[] = [];
   for (let seed = from; seed <= to; seed++) {
-    const r = runSeed({ seed, nodes: nodesFor(seed), profile });
-    if (!r.ok) failures.push(r);
+    const r = runSeed({
+      seed,
+      nodes: nodesFor(seed),
+      profile: o.profile,
+      preVote: o.preVote,
+      checkQuorum: o.checkQuorum,
+    });
+    if (!r.ok && !(o.safetyOnly && r.invariant === "liveness")) failures.push(r);
   }
   if (failures.length > 0) {
     for (const f of failures.slice(0, 3)) console.error(formatFailure(f));
@@ -39,15 +53,36 @@ function chunks(total: number, first: number): Array<[number, number]> {
 describe("deterministic simulation of the Raft core", () => {
   for (const [from, to] of chunks(SEEDS, FIRST_SEED)) {
     test(`chaos seeds ${from}..${to} (3 and 5 nodes): every invariant holds, liveness after healing`, () => {
-      expect(summary(runRange(from, to, chaosProfile))).toEqual([]);
+      expect(summary(runRange(from, to, { profile: chaosProfile }))).toEqual([]);
     });
   }
 
   for (const [from, to] of chunks(FIGURE8_SEEDS, FIRST_SEED)) {
     test(`figure-8 biased seeds ${from}..${to}: the correct core never commits an earlier-term entry unsafely`, () => {
-      expect(summary(runRange(from, to, figure8Profile))).toEqual([]);
+      expect(summary(runRange(from, to, { profile: figure8Profile }))).toEqual([]);
     });
   }
+
+  // Safety must not depend on PreVote or CheckQuorum (they only protect availability).
+  const OPTIONAL_SEEDS = Math.ceil(SEEDS / 8);
+  for (const [preVote, checkQuorum] of [
+    [false, true],
+    [true, false],
+    [false, false],
+  ] as const) {
+    test(`chaos seeds 1..${OPTIONAL_SEEDS} with preVote=${preVote}, checkQuorum=${checkQuorum}: safety holds`, () => {
+      const o = { profile: chaosProfile, preVote, checkQuorum, safetyOnly: !preVote && !checkQuorum };
+      expect(summary(runRange(1, OPTIONAL_SEEDS, o))).toEqual([]);
+    });
+  }
+
+  // Known liveness gap (known-failures.md): a candidate whose term is behind a stale voter that does not
+  // know it is never told the higher term, because lower-term vote requests are dropped without a reply.
+  test.todo("liveness with preVote=false, checkQuorum=false: seed 329, 3 nodes (stale voter outruns candidate)", () => {
+    const r = runSeed({ seed: 329, nodes: 3, preVote: false, checkQuorum: false });
+    if (!r.ok) console.error(formatFailure(r));
+    expect(r.ok).toBe(true);
+  });
 
   test("a seed replays exactly: byte-identical full trace", () => {
     const trace = (seed: number) => {
