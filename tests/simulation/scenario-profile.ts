@@ -95,7 +95,21 @@ export const figure8Profile: ScenarioProfile = {
   compactMax: 80,
 };
 
-export const profiles: Record<string, ScenarioProfile> = { chaos: chaosProfile, figure8: figure8Profile };
+/** Membership churn: conf changes every few ticks, aggressive compaction so joiners need snapshots. */
+export const membershipProfile: ScenarioProfile = {
+  ...chaosProfile,
+  name: "membership",
+  confChangeChance: 0.15,
+  transferChance: 0.03,
+  compactMin: 2,
+  compactMax: 8,
+};
+
+export const profiles: Record<string, ScenarioProfile> = {
+  chaos: chaosProfile,
+  figure8: figure8Profile,
+  membership: membershipProfile,
+};
 
 export function profileNamed(name: string): ScenarioProfile {
   const p = profiles[name];
