@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatFailure, runSeed, type SeedResult } from "./run-seed.ts";
+import { formatFailure, replayCommand, runSeed, type SeedResult } from "./run-seed.ts";
 import { chaosProfile, figure8Profile, membershipProfile, type ScenarioProfile } from "./scenario-profile.ts";
 
 // Seeds per CI run; raise locally with SIM_SEEDS=20000 bun test tests/simulation.
@@ -40,7 +40,9 @@ function runRange(from: number, to: number, o: RangeOptions): SeedResult[] {
 }
 
 function summary(failures: SeedResult[]): string[] {
-  return failures.map((f) => `seed ${f.seed} (${f.nodes} nodes): ${f.invariant}`);
+  return failures.map(
+    (f) => `${f.invariant} at seed ${f.seed} (${f.nodes} nodes): ${replayCommand(f)} --trace`,
+  );
 }
 
 function chunks(total: number, first: number): Array<[number, number]> {
