@@ -109,13 +109,19 @@ export class OutboundPeer {
   private connect(): void {
     this.state = "connecting";
     const { address } = this;
-    dial({
-      address,
-      self: this.self(),
-      secret: this.opts.secret,
-      connectTimeoutMs: this.opts.connectTimeoutMs,
-      maxFrameBytes: this.opts.maxFrameBytes,
-    }).then(
+    dial(
+      {
+        address,
+        self: this.self(),
+        secret: this.opts.secret,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        maxFrameBytes: this.opts.maxFrameBytes,
+      },
+      // Held so close() can abort a dial in progress instead of waiting for its timeout.
+      (s) => {
+        this.socket = s;
+      },
+    ).then(
       ({ socket, decoder }) => {
         if (this.state !== "connecting") {
           socket.destroy();
@@ -124,7 +130,9 @@ export class OutboundPeer {
         this.opened(socket, decoder);
       },
       (err: Error) => {
-        if (this.state === "connecting") this.failed(err);
+        if (this.state !== "connecting") return;
+        this.socket = null;
+        this.failed(err);
       },
     );
   }

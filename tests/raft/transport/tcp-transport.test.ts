@@ -289,9 +289,12 @@ describe("TcpTransport robustness", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
+    const started = performance.now();
     const killer = setTimeout(() => proc.kill(), 10_000);
     const code = await proc.exited;
     clearTimeout(killer);
+    // Well under the 5 s connect timeout a lingering dial would hold the process for.
+    expect(performance.now() - started).toBeLessThan(3000);
     const out = await new Response(proc.stdout).text();
     expect(out.trim()).toBe("closed");
     expect(code).toBe(0);
