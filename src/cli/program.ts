@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerNodeCommands } from "./commands/node.ts";
+import { registerTuiCommand } from "./commands/tui.ts";
 import { versionLine } from "./version.ts";
 
 /** The `pickbox` command tree. Subcommands register themselves here; nothing runs at import time. */
@@ -15,5 +16,6 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions(false);
   registerNodeCommands(program);
+  registerTuiCommand(program);
   return program;
 }
