@@ -1,0 +1,93 @@
+// The file API's view of a PickboxNode. The two hooks are the node's private forwarder and chunk push;
+// the node passes them when it starts the server (see the wiring in PickboxNode.start()).
+import { statSync } from "node:fs";
+import path from "node:path";
+import type { PickboxNode } from "../node/pickbox-node.ts";
+import type { Chunk } from "../store/chunker.ts";
+import type { IndexEntry } from "../store/file-index.ts";
+import type { FileApiBackend } from "./backend.ts";
+
+export interface NodeFileApiHooks {
+  /** Forwarder.propose: commits from any node, acknowledged after apply on the leader and here. */
+  propose(data: Uint8Array): Promise<{ index: number; result: unknown }>;
+  /** Stores chunks on a quorum before an entry naming them is proposed. */
+  pushChunks(hashes: string[]): Promise<void>;
+}
+
+export class NodeFileApiBackend implements FileApiBackend {
+  readonly nodeId: string;
+  readonly spoolDir: string;
+
+  constructor(
+    private readonly node: PickboxNode,
+    private readonly hooks: NodeFileApiHooks,
+  ) {
+    this.nodeId = node.options.nodeId;
+    this.spoolDir = path.join(node.stateDir, "tmp", "fileapi");
+  }
+
+  async propose(data: Uint8Array): Promise<unknown> {
+    return (await this.hooks.propose(data)).result;
+  }
+
+  async readBarrier(timeoutMs?: number): Promise<void> {
+    await this.node.raft.readBarrier(timeoutMs);
+  }
+
+  onApplied(listener: (data: Uint8Array, result: unknown) => void): () => void {
+    const fn = (e: { data: Uint8Array }, result: unknown) => listener(e.data, result);
+    this.node.raft.on("applied", fn);
+    return () => this.node.raft.off("applied", fn);
+  }
+
+  getEntry(p: string): IndexEntry | undefined {
+    return this.node.index.get(p);
+  }
+
+  listEntries(prefix: string): IndexEntry[] {
+    return prefix ? this.node.index.list({ prefix }) : this.node.index.list();
+  }
+
+  hasChunk(hash: string): boolean {
+    return this.node.chunks.has(hash);
+  }
+
+  readChunk(hash: string): Promise<Uint8Array | null> {
+    return this.node.chunks.get(hash);
+  }
+
+  chunkSize(hash: string): number | null {
+    try {
+      return statSync(this.node.chunks.pathOf(hash)).size;
+    } catch {
+      return null;
+    }
+  }
+
+  storeChunks(chunks: Chunk[]): Promise<void> {
+    return this.node.chunks.putMany(chunks);
+  }
+
+  replicateChunks(hashes: string[]): Promise<void> {
+    return this.hooks.pushChunks(hashes);
+  }
+
+  info(): {
+    nodeId: string;
+    role: string;
+    leader: string | null;
+    term: number;
+    applied: number;
+    commit: number;
+  } {
+    const st = this.node.raft.status();
+    return {
+      nodeId: this.nodeId,
+      role: st.role,
+      leader: st.leader,
+      term: st.term,
+      commit: st.commit,
+      applied: this.node.raft.appliedIndex,
+    };
+  }
+}
