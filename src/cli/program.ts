@@ -1,5 +1,7 @@
 import { Command } from "commander";
+import { registerClusterCommands } from "./commands/cluster.ts";
 import { registerNodeCommands } from "./commands/node.ts";
+import { registerScriptCommands } from "./commands/script.ts";
 import { registerTuiCommand } from "./commands/tui.ts";
 import { versionLine } from "./version.ts";
 
@@ -16,6 +18,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .enablePositionalOptions(false);
   registerNodeCommands(program);
+  registerClusterCommands(program);
+  registerScriptCommands(program);
   registerTuiCommand(program);
   return program;
 }
