@@ -31,6 +31,7 @@ START_TIMEOUT=60
 ACTION=
 CONFIG_FILE=
 FROM_NODE=
+ADD_COUNT=
 LOG_LINES=20
 FOLLOW=0
 
@@ -66,6 +67,7 @@ Options (command line overrides the config file, which overrides the defaults):
   -t, --timeout <seconds>     how long start/add wait for the cluster (START_TIMEOUT, default 60)
   -c, --config <file>         KEY=VALUE file with the keys named above (not executed as shell)
       --from <i>              add: first node index to consider (default 1)
+      --count <k>             add: k new nodes after the highest known one (node_set: 1..N and PID files)
       --lines <n>             logs: lines per node (default 20)
   -f, --follow                logs: follow all node logs
       --help                  this help (also -h given with no host after it)
@@ -77,7 +79,7 @@ Examples:
   $PROG start -n 5
   $PROG status -n 5
   $PROG start -c configs/10-node-high-ports.conf
-  $PROG add -n 5 --from 4          # grow a running 3-node cluster to 5
+  $PROG add -n 5 --from 4          # grow a running 3-node cluster to 5 (or: add --count 2)
   $PROG stop                       # keeps data; 'clean' removes it
 EOF
 }
@@ -135,6 +137,7 @@ parse_args() {
       -t | --timeout) need_value "$1" $# && set_opt START_TIMEOUT "$2" && shift ;;
       -c | --config) need_value "$1" $# && CONFIG_FILE=$2 && shift ;;
       --from) need_value "$1" $# && FROM_NODE=$2 && shift ;;
+      --count) need_value "$1" $# && ADD_COUNT=$2 && shift ;;
       --lines) need_value "$1" $# && LOG_LINES=$2 && shift ;;
       -f | --follow) FOLLOW=1 ;;
       --help)
@@ -237,7 +240,8 @@ validate() {
   is_pos_int "$START_TIMEOUT" || die "--timeout must be a positive number of seconds"
   is_uint "$LOG_LINES" || die "--lines must be a number"
   [ -n "$DATA_DIR" ] || die "data directory cannot be empty"
-  [ -z "$FROM_NODE" ] || is_uint "$FROM_NODE" || die "--from must be a node index"
+  [ -z "$FROM_NODE" ] || is_pos_int "$FROM_NODE" || die "--from must be a node index (1, 2, ...)"
+  [ -z "$ADD_COUNT" ] || is_pos_int "$ADD_COUNT" || die "--count must be a positive number"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -478,6 +482,11 @@ do_start() {
 do_add() {
   resolve_binary
   local from=${FROM_NODE:-1} i via=""
+  if [ -n "$ADD_COUNT" ]; then
+    from=$(($(node_set | tail -n 1) + 1))
+    NODE_COUNT=$((from + ADD_COUNT - 1))
+    validate
+  fi
   local -a add=()
   for ((i = from; i <= NODE_COUNT; i++)); do node_pid "$i" >/dev/null || add+=("$i"); done
   [ ${#add[@]} -gt 0 ] || {
