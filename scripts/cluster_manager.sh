@@ -471,7 +471,16 @@ do_start() {
       sleep 0.1
     done
   fi
-  for ((i = 2; i <= NODE_COUNT; i++)); do launch_node "$i" "$HOST:$(raft_port 1)"; done
+  # Nodes 2..MAX_VOTERS first, so the voters are node1..nodeMAX_VOTERS and the rest join as learners.
+  local voters=$((NODE_COUNT < MAX_VOTERS ? NODE_COUNT : MAX_VOTERS))
+  for ((i = 2; i <= voters; i++)); do launch_node "$i" "$HOST:$(raft_port 1)"; done
+  if [ "$NODE_COUNT" -gt "$voters" ]; then
+    if ! wait_ready "$START_TIMEOUT" "${all[@]:0:voters}"; then
+      stop_nodes "${all[@]:0:voters}"
+      die "cluster did not come up; the nodes started were stopped (data and logs kept)"
+    fi
+    for ((i = voters + 1; i <= NODE_COUNT; i++)); do launch_node "$i" "$HOST:$(raft_port 1)"; done
+  fi
   if ! wait_ready "$START_TIMEOUT" "${all[@]}"; then
     stop_nodes "${all[@]}"
     die "cluster did not come up; the nodes started were stopped (data and logs kept)"
