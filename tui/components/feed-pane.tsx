@@ -13,7 +13,7 @@ interface Props {
 }
 
 export function feedColumns(width: number) {
-  const fixed = 9 + 8 + 9 + 10 + 6 + 7; // time, op, origin, size, reach, latency (each + 1 space)
+  const fixed = 9 + 8 + 1 + 9 + 10 + 6 + 7; // time, op, (path's space), origin, size, reach, latency
   return { time: 8, op: 7, path: Math.max(10, width - fixed), origin: 8, size: 9, reach: 5, latency: 7 };
 }
 

@@ -50,7 +50,9 @@ export function FilesPane({ model, width, height, focused, scroll, filter }: Pro
     );
   };
   const status = (r: FileRow) => {
-    if (r.state === "agreed") return `${g.agreed} agreed`;
+    // "agreed" only when every member has it; with members down or unknown, how many agree.
+    if (r.state === "agreed")
+      return r.known === r.cells.length ? `${g.agreed} agreed` : `${g.agreed} ${r.agree}/${r.cells.length}`;
     if (r.state === "differs") return `${g.differs} differ`;
     if (r.state === "partial") return `${g.partial} ${r.agree}/${r.known}`;
     return "? unknown";
