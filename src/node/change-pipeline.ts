@@ -18,6 +18,9 @@ export interface ChangePipelineOptions<C> {
   /** Make chunks that are not inline durable on a quorum before the entry naming them is proposed. */
   pushChunks: (hashes: string[]) => Promise<void>;
   maxBatch?: number;
+  /** Proposals in flight at once. Small on purpose: what changes meanwhile piles up into the next,
+   * larger batch (group commit), instead of each watcher event becoming its own Raft entry. */
+  maxInFlightBatches?: number;
   scanConcurrency?: number;
   retryDelayMs?: number;
   onError?: (path: string, err: unknown) => void;
@@ -26,6 +29,7 @@ export interface ChangePipelineOptions<C> {
 export class ChangePipeline<C> {
   private readonly dirty = new Set<string>();
   private readonly inFlight = new Set<string>();
+  private batchesInFlight = 0;
   private running = false;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -58,7 +62,9 @@ export class ChangePipeline<C> {
     this.running = true;
     void this.run().finally(() => {
       this.running = false;
-      if (!this.closed && [...this.dirty].some((p) => !this.inFlight.has(p))) this.pump();
+      // At the in-flight cap, the next pump comes from a finishing batch (re-pumping here would spin).
+      if (this.closed || this.batchesInFlight >= (this.o.maxInFlightBatches ?? 2)) return;
+      if ([...this.dirty].some((p) => !this.inFlight.has(p))) this.pump();
       else if (this.dirty.size === 0 && this.inFlight.size === 0) this.notifyIdle();
     });
   }
@@ -70,8 +76,9 @@ export class ChangePipeline<C> {
   }
 
   private async run(): Promise<void> {
-    const maxBatch = this.o.maxBatch ?? 256;
-    while (!this.closed) {
+    const maxBatch = this.o.maxBatch ?? 512;
+    const maxBatches = this.o.maxInFlightBatches ?? 2;
+    while (!this.closed && this.batchesInFlight < maxBatches) {
       const batch: string[] = [];
       for (const p of this.dirty) {
         if (this.inFlight.has(p)) continue;
@@ -84,6 +91,7 @@ export class ChangePipeline<C> {
         this.inFlight.add(p);
       }
       // Proposals of one batch go out while the next batch is scanned: pipelining without reordering a path.
+      this.batchesInFlight++;
       void this.process(batch);
       await Promise.resolve();
     }
@@ -104,6 +112,7 @@ export class ChangePipeline<C> {
       await new Promise((r) => setTimeout(r, this.o.retryDelayMs ?? 500));
       for (const p of paths) this.dirty.add(p);
     } finally {
+      this.batchesInFlight--;
       for (const p of paths) this.inFlight.delete(p);
       if (this.dirty.size > 0) this.pump();
       else if (!this.running && this.inFlight.size === 0) this.notifyIdle();

@@ -81,6 +81,7 @@ export class PickboxNode {
   private forwarder!: Forwarder;
   private admin!: AdminServer;
   private stopped = false;
+  private readonly deferredScans = new Set<string>();
   raftAddress = "";
   adminAddress = "";
 
@@ -157,10 +158,37 @@ export class PickboxNode {
       nodeId: o.nodeId,
       index: this.index,
       chunks: this.chunks,
+      isBeingApplied: (rel, hash) => this.fsm.isBeingApplied(rel, hash),
+      isPlacing: (rel) => this.fsm.isPlacing(rel),
+      onDeferred: (rel) => this.deferredScans.add(rel),
+    });
+    // Paths seen while the FSM was placing them are rescanned once that entry is applied.
+    this.raft.on("applied", () => {
+      if (this.deferredScans.size === 0) return;
+      const paths = [...this.deferredScans];
+      this.deferredScans.clear();
+      this.pipeline.markDirty(paths);
     });
     this.pipeline = new ChangePipeline<LeafCommand>({
       scanner: this.scanner,
-      encode: (commands) => encodeCommand(commands),
+      encode: (commands) => {
+        if (this.log.isLevelEnabled("debug")) {
+          for (const c of commands) {
+            this.log.debug(
+              {
+                op: c.op,
+                path: c.path,
+                base: c.base,
+                hash: "hash" in c ? c.hash : undefined,
+                indexHash: this.index.get(c.path)?.hash,
+                fsmApplied: this.fsm.appliedIndex(),
+              },
+              "proposing",
+            );
+          }
+        }
+        return encodeCommand(commands);
+      },
       propose: (data) => this.forwarder.propose(data),
       pushChunks: (hashes) => this.pushChunks(hashes),
       onError: (p, err) =>

@@ -125,6 +125,8 @@ export class FileFSM implements FSM {
   private readonly pinned = new Set<Set<string>>();
   /** Applies, restores and snapshot captures run one at a time. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** Paths renamed into place by the entry being applied, with their hashes, until its index commit. */
+  private readonly placing = new Map<string, string>();
 
   constructor(private readonly d: FileFsmDeps) {
     this.mat = new Materializer(d.root);
@@ -187,6 +189,7 @@ export class FileFSM implements FSM {
 
   private async applyNow(entry: Entry): Promise<ApplyResult> {
     const idx = entry.index;
+    this.placing.clear(); // leftovers of an entry whose apply failed
     if (idx <= this.applied) return { applied: false, action: "skipped", index: idx };
     if (entry.data.length === 0) {
       this.commit(idx, new EntryTxn(this.d.index));
@@ -227,6 +230,16 @@ export class FileFSM implements FSM {
     return { applied: results.some((r) => r.applied), action: "batch", index: idx, results };
   }
 
+  /** True while an apply is placing something at `rel` and has not committed the index yet. */
+  isPlacing(rel: string): boolean {
+    return this.placing.has(rel);
+  }
+
+  /** True while an apply is placing `hash` at `rel` and has not committed the index yet (echo guard). */
+  isBeingApplied(rel: string, hash: string): boolean {
+    return this.placing.get(rel) === hash;
+  }
+
   private commit(idx: number, txn: EntryTxn): void {
     const { index } = this.d;
     index.transaction(() => {
@@ -234,6 +247,7 @@ export class FileFSM implements FSM {
       for (const [p, s] of txn.stats) index.setLocalStat(p, s);
       index.setMeta(APPLIED_INDEX_KEY, String(idx));
     });
+    this.placing.clear();
     this.applied = idx;
   }
 
@@ -285,6 +299,7 @@ export class FileFSM implements FSM {
     }
     this.ensureAncestorEntries(target, cmd.origin, idx, txn);
     await this.ensureChunks(cmd);
+    this.placing.set(target, cmd.hash);
     const placed = await this.guardDisk(() => this.placeFile(target, cmd, prev, txn));
     txn.put({
       path: target,

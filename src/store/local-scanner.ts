@@ -21,6 +21,14 @@ export interface LocalScannerDeps {
   inlineLimit?: number;
   /** Sequence numbers for proposals (per process; informational). */
   nextSeq?: () => number;
+  /** True while the FSM is placing exactly these bytes at this path (renamed in, index not yet
+   * committed): what the watcher saw is our own apply, not a user's edit. */
+  isBeingApplied?: (rel: string, hash: string) => boolean;
+  /** True while the FSM is placing something at `rel` (index not yet committed). Scanning now would
+   * only hash our own apply, so the scan is deferred: onDeferred(rel) asks to rescan after the commit,
+   * when a cheap stat comparison tells an echo from a user's edit. */
+  isPlacing?: (rel: string) => boolean;
+  onDeferred?: (rel: string) => void;
 }
 
 export interface ScanResult {
@@ -90,6 +98,10 @@ export class LocalScanner {
     const mode = st.mode & 0o7777;
     const recorded = index.getLocalStat(rel);
     if (entry && recorded && sameStat(recorded, st) && entry.mode === mode) return null;
+    if (this.d.isPlacing?.(rel) && this.d.onDeferred) {
+      this.d.onDeferred(rel);
+      return null;
+    }
 
     const hasher = new Bun.CryptoHasher("sha256");
     const hashes: string[] = [];
@@ -138,11 +150,14 @@ export class LocalScanner {
     }
     if (size !== st.size) throw new ScanRaceError(`${rel} changed size while it was scanned`);
 
-    if (entry && entry.kind === "file" && entry.hash === hash && entry.mode === mode) {
+    // Read the index again: an apply may have committed this very content while we were hashing.
+    const current = liveEntry(index.get(rel)) ?? entry;
+    if (current && current.kind === "file" && current.hash === hash && current.mode === mode) {
       // Echo of our own apply, or a touch: remember the stat so the next scan is free.
       index.setLocalStat(rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
       return null;
     }
+    if (this.d.isBeingApplied?.(rel, hash)) return null;
     return {
       command: {
         op: "put",

@@ -17,6 +17,7 @@ interface NodeFlags {
   secret?: string;
   maxVoters: number;
   folder?: string;
+  snapshotThreshold?: number;
   tui: boolean;
 }
 
@@ -72,6 +73,7 @@ function addNodeCommand(
       5,
     )
     .option("--folder <dir>", "use this folder for the node instead of <data-dir>/<node-id>")
+    .option("--snapshot-threshold <n>", "snapshot the state and compact the log every n applied entries", intOption)
     .option("--no-tui", "plain structured logs on stderr instead of the terminal UI")
     .addHelpText(
       "after",
@@ -103,6 +105,7 @@ Examples:
         maxVoters: flags.maxVoters,
         logLevel: globals.logLevel,
         logToStderr: true,
+        snapshotThreshold: flags.snapshotThreshold,
       };
       if (!options.bootstrap && !options.join) {
         process.stderr.write(

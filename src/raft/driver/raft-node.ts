@@ -91,6 +91,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private lastSnapshotIndex = 0;
   private lastSnapshotMeta: SnapshotMeta | null = null;
   private snapshotting = false;
+  private applying = false;
+  private readonly applyQueue: (
+    | { kind: "entry"; entry: Entry }
+    | { kind: "snapshot"; meta: SnapshotMeta }
+  )[] = [];
   private readonly sendingSnapshot = new Set<NodeId>();
   /** Sender addresses seen on inbound connections: lets a node answer before it has a configuration. */
   private readonly learnedAddresses = new Map<NodeId, string>();
@@ -320,7 +325,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    const { storage, fsm } = this.opts;
+    const { storage } = this.opts;
     if (rd.softState) this.updateSoftState(rd.softState);
 
     // 1. Durability first: snapshot meta (data is already in the snapshot store), entries, hard state.
@@ -333,29 +338,16 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     // 2. Messages only after what they depend on is durable.
     for (const m of rd.messages) this.send(m);
 
-    // 3. Apply: an installed snapshot replaces the FSM state, then committed entries in order.
-    if (rd.snapshot) {
-      const opened = await this.opts.snapshots.open(rd.snapshot.index);
-      if (!opened) throw new Error(`received snapshot ${rd.snapshot.index} is not in the snapshot store`);
-      await fsm.restore(opened.meta, opened.data);
-      this.applied = rd.snapshot.index;
-      this.lastSnapshotIndex = rd.snapshot.index;
-      this.lastSnapshotMeta = rd.snapshot;
-      this.confState = rd.snapshot.confState;
-      this.emit("snapshot", rd.snapshot);
-      this.emit("confChange", this.confState);
-    }
+    // 3. Committed work goes to the apply worker, in order. Applying (file I/O, possibly seconds for a
+    // large batch) never holds up heartbeats and replication: the Ready loop moves on at once.
+    if (rd.snapshot) this.applyQueue.push({ kind: "snapshot", meta: rd.snapshot });
     for (const e of rd.committedEntries) {
-      let result: unknown;
-      if (e.type === EntryType.Normal) {
-        if (e.data.length > 0 && e.index > fsm.appliedIndex()) result = await fsm.apply(e);
-      } else {
+      if (e.type === EntryType.ConfChange) {
+        // The core applied the membership change itself at commit; addresses must be current now.
         this.confState = this.core.status().confState;
         this.emit("confChange", this.confState);
       }
-      this.applied = e.index;
-      this.proposals.settle(e.index, e.term, result);
-      this.emit("applied", e, result);
+      this.applyQueue.push({ kind: "entry", entry: e });
     }
     for (const rs of rd.readStates) {
       const waiter = this.reads.get(rs.context);
@@ -365,8 +357,53 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
     }
     this.core.advance(rd);
-    this.releaseApplyWaiters();
-    this.maybeSnapshot();
+    this.runApplyWorker();
+  }
+
+  /** Applies queued snapshots and entries strictly in log order, one at a time. */
+  private runApplyWorker(): void {
+    if (this.applying || this.applyQueue.length === 0) return;
+    this.applying = true;
+    void (async () => {
+      try {
+        while (!this.stopped && this.applyQueue.length > 0) {
+          const item = this.applyQueue.shift()!;
+          if (item.kind === "snapshot") await this.installSnapshot(item.meta);
+          else await this.applyEntry(item.entry);
+          this.releaseApplyWaiters();
+          await this.maybeSnapshot();
+        }
+      } catch (err) {
+        this.log("error", "applying committed entries failed; stopping node", { error: String(err) });
+        await this.stop();
+      } finally {
+        this.applying = false;
+      }
+    })();
+  }
+
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const opened = await this.opts.snapshots.open(meta.index);
+    if (!opened) throw new Error(`received snapshot ${meta.index} is not in the snapshot store`);
+    await this.opts.fsm.restore(opened.meta, opened.data);
+    this.applied = meta.index;
+    this.lastSnapshotIndex = meta.index;
+    this.lastSnapshotMeta = meta;
+    this.confState = meta.confState;
+    this.log("info", "installed snapshot from the leader", { index: meta.index, term: meta.term });
+    this.emit("snapshot", meta);
+    this.emit("confChange", this.confState);
+  }
+
+  private async applyEntry(e: Entry): Promise<void> {
+    if (e.index <= this.applied) return;
+    let result: unknown;
+    const { fsm } = this.opts;
+    if (e.type === EntryType.Normal && e.data.length > 0 && e.index > fsm.appliedIndex())
+      result = await fsm.apply(e);
+    this.applied = e.index;
+    this.proposals.settle(e.index, e.term, result);
+    this.emit("applied", e, result);
   }
 
   private updateSoftState(ss: SoftState): void {
@@ -421,23 +458,35 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
   }
 
-  /** Snapshot the FSM every snapshotThreshold applied entries. The log is compacted up to the
-   * previous snapshot, so peers that lag by less than one interval still catch up from the log. */
-  private maybeSnapshot(): void {
+  /**
+   * Snapshot the FSM every snapshotThreshold applied entries. Called by the apply worker between two
+   * entries, so the FSM's capture is exactly the state at `applied`; persisting then runs in the
+   * background. The log is compacted up to the previous snapshot, so a peer that lags by less than
+   * one interval still catches up from the log rather than by InstallSnapshot.
+   */
+  private async maybeSnapshot(): Promise<void> {
     if (this.snapshotting || this.stopped) return;
     if (this.applied - this.lastSnapshotIndex < this.opts.snapshotThreshold) return;
     this.snapshotting = true;
-    void this.takeSnapshot().finally(() => {
+    const index = this.applied;
+    const meta: SnapshotMeta = { index, term: this.termAt(index), confState: this.confState };
+    let fsmSnap: Awaited<ReturnType<FSM["snapshot"]>>;
+    try {
+      fsmSnap = await this.opts.fsm.snapshot();
+    } catch (err) {
+      this.snapshotting = false;
+      this.log("error", "snapshot capture failed", { index, error: String(err) });
+      return;
+    }
+    void this.persistSnapshot(meta, fsmSnap).finally(() => {
       this.snapshotting = false;
     });
   }
 
-  private async takeSnapshot(): Promise<void> {
-    const index = this.applied;
-    const st = this.core.status();
-    const term = this.termAt(index);
-    const meta: SnapshotMeta = { index, term, confState: st.confState };
-    const fsmSnap = await this.opts.fsm.snapshot();
+  private async persistSnapshot(
+    meta: SnapshotMeta,
+    fsmSnap: Awaited<ReturnType<FSM["snapshot"]>>,
+  ): Promise<void> {
     try {
       const sink = await this.opts.snapshots.create(meta);
       try {
@@ -447,16 +496,16 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         throw err;
       }
       const previous = this.lastSnapshotMeta;
-      this.lastSnapshotIndex = index;
+      this.lastSnapshotIndex = meta.index;
       this.lastSnapshotMeta = meta;
       if (previous && !this.stopped) {
         this.core.compact(previous);
         this.opts.storage.compact(previous.index);
       }
       this.emit("snapshot", meta);
-      this.log("info", "snapshot taken", { index, term });
+      this.log("info", "snapshot taken", { index: meta.index, term: meta.term });
     } catch (err) {
-      this.log("error", "snapshot failed", { index, error: String(err) });
+      this.log("error", "snapshot failed", { index: meta.index, error: String(err) });
     } finally {
       fsmSnap.release();
     }
