@@ -45,10 +45,16 @@ export function recordedPids(dataDir: string): { id: string; pid: number }[] {
     .filter((e) => Number.isInteger(e.pid) && e.pid > 1);
 }
 
+/** Running (a zombie, exited but not yet reaped by whoever inherited it, counts as gone). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
   } catch {
     return false;
   }
