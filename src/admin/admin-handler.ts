@@ -15,6 +15,8 @@ export interface AdminHandler {
   /** Resolves once the change is applied on this (leader) node. */
   forward(cmd: LegacyForwardCommand): Promise<void>;
   status(): AdminStatus;
+  /** Every member's own status as this node can gather it (members down carry an error). */
+  cluster(): Promise<Record<string, unknown>[]>;
   files(prefix?: string): AdminFileInfo[];
   /** Calls `listener` for every node event until the returned function is called. */
   subscribe(listener: (event: Record<string, unknown>) => void): () => void;

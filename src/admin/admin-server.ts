@@ -23,6 +23,7 @@
  *                             | ERROR: invalid FORWARD ... | ERROR: invalid path: ... | ERROR: <message>
  *   STATUS                  → `key: value` lines (see admin-status.ts formatStatus)
  *   STATUS_JSON             → one JSON line
+ *   CLUSTER_JSON            → one JSON line {"members":[...]}: every member's own status, asked by this node
  *   PEERS                   → one `<id> <addr> <voter|learner> match=.. lag=.. last_contact=..ms` line per member
  *   FILES [prefix]          → `path<TAB>size<TAB>hash12<TAB>mode` per file
  *   SUBSCRIBE               → {"type":"hello",...} then one JSON event per line; slow readers lose events
@@ -293,6 +294,8 @@ export class AdminServer {
         return formatStatus(h.status());
       case "STATUS_JSON":
         return statusJson(h.status());
+      case "CLUSTER_JSON":
+        return `${JSON.stringify({ members: await this.timed(h.cluster(), "CLUSTER_JSON") })}\n`;
       case "PEERS":
         return formatPeers(h.status());
       case "FILES":

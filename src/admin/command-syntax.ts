@@ -19,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   FORWARD: { minArgs: 0, maxArgs: Number.POSITIVE_INFINITY, mutating: true, usage: "FORWARD <json>" },
   STATUS: { minArgs: 0, maxArgs: 0, mutating: false, usage: "STATUS" },
   STATUS_JSON: { minArgs: 0, maxArgs: 0, mutating: false, usage: "STATUS_JSON" },
+  CLUSTER_JSON: { minArgs: 0, maxArgs: 0, mutating: false, usage: "CLUSTER_JSON" },
   PEERS: { minArgs: 0, maxArgs: 0, mutating: false, usage: "PEERS" },
   FILES: { minArgs: 0, maxArgs: 1, mutating: false, usage: "FILES [prefix]" },
   SUBSCRIBE: { minArgs: 0, maxArgs: 0, mutating: false, usage: "SUBSCRIBE" },

@@ -67,6 +67,10 @@ export class NodeAdminHandler implements AdminHandler {
     };
   }
 
+  async cluster(): Promise<Record<string, unknown>[]> {
+    return (await this.node.clusterStatus()) as unknown as Record<string, unknown>[];
+  }
+
   files(prefix?: string): AdminFileInfo[] {
     return this.node.index
       .list(prefix ? { prefix } : {})

@@ -457,6 +457,15 @@ describe("other commands", () => {
     );
   });
 
+  test("CLUSTER_JSON is one JSON line with every member, reachable or not", async () => {
+    const { port } = await start();
+    const reply = await rawExchange(port, ["CLUSTER_JSON\n"]);
+    expect(reply.indexOf("\n")).toBe(reply.length - 1);
+    const j = JSON.parse(reply) as { members: { id: string; status: unknown; error: string | null }[] };
+    expect(j.members.map((m) => m.id)).toEqual(["node1", "node2"]);
+    expect(j.members[1]).toMatchObject({ status: null, error: "connection refused" });
+  });
+
   test("STATUS_JSON is one JSON line", async () => {
     const { port } = await start();
     const reply = await rawExchange(port, ["STATUS_JSON\n"]);

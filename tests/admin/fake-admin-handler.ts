@@ -99,6 +99,13 @@ export class FakeAdminHandler implements AdminHandler {
     return FIXED_STATUS;
   }
 
+  async cluster(): Promise<Record<string, unknown>[]> {
+    return [
+      { id: "node1", voter: true, address: "127.0.0.1:8001", status: { role: "leader", term: 3 }, error: null },
+      { id: "node2", voter: false, address: "127.0.0.1:8002", status: null, error: "connection refused" },
+    ];
+  }
+
   files(prefix?: string): AdminFileInfo[] {
     this.calls.push({ method: "files", args: [prefix] });
     return prefix === undefined ? FIXED_FILES : FIXED_FILES.filter((f) => f.path.startsWith(prefix));
