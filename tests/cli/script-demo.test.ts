@@ -2,6 +2,7 @@
 // SIGTERM, and `pickbox script cleanup` stopping orphaned nodes by their PID files.
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Subprocess } from "bun";
@@ -143,6 +144,22 @@ describe("pickbox script demo-3-nodes", () => {
     expect(out.text()).toContain("🛑 terminated: stopping 3 node(s)...");
     for (const p of pids) expect(alive(p.pid)).toBe(false);
   }, 90_000);
+});
+
+test("a port already in use is reported before any node starts", async () => {
+  const dataDir = tempDataDir();
+  const args = await demoArgs(dataDir);
+  const adminPort = Number(args[args.indexOf("--admin-port") + 1]) + 1;
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(adminPort, "127.0.0.1", resolve));
+  try {
+    const r = await run([BINARY, ...args]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`ports in use by another process: ${adminPort} (node2 admin port)`);
+    expect(recordedPids(dataDir)).toEqual([]);
+  } finally {
+    blocker.close();
+  }
 });
 
 describe("pickbox script cleanup", () => {

@@ -1,4 +1,5 @@
 import { existsSync, rmSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
@@ -88,6 +89,16 @@ async function runDemo(dataDir: string, f: DemoFlags, statusView: StatusViewFact
     if (p < 1 || p + ids.length - 1 > 65535) throw new Error(`${name} ports ${p}..${p + 2} are out of range`);
   }
   out.write("🚀 Starting 3-node cluster demo...\n");
+  const taken = await busyPorts([
+    ...ids.flatMap((id, i) =>
+      Object.entries(base).map(([kind, p]) => ({ what: `${id} ${kind} port`, port: p + i })),
+    ),
+  ]);
+  if (taken.length > 0) {
+    throw new Error(
+      `ports in use by another process: ${taken.map((b) => `${b.port} (${b.what})`).join(", ")}; pick other ports with --port/--admin-port/--monitor-port/--client-port`,
+    );
+  }
   const launcher = new NodeLauncher(dataDir, f.binary ? [path.resolve(f.binary)] : selfCommand());
 
   let view: ReturnType<StatusViewFactory> | null = null;
@@ -175,6 +186,21 @@ async function runDemo(dataDir: string, f: DemoFlags, statusView: StatusViewFact
   tick();
   timer = setInterval(tick, f.refresh);
   await new Promise<never>(() => {});
+}
+
+/** The ports among `ports` that cannot be bound on 127.0.0.1 right now. */
+async function busyPorts<T extends { port: number }>(ports: T[]): Promise<T[]> {
+  const free = await Promise.all(
+    ports.map(
+      ({ port }) =>
+        new Promise<boolean>((resolve) => {
+          const srv = net.createServer();
+          srv.once("error", () => resolve(false));
+          srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+        }),
+    ),
+  );
+  return ports.filter((_, i) => !free[i]);
 }
 
 /** Stops every node with a PID file under dataDir (checked to still be that node), then deletes dataDir. */
