@@ -16,7 +16,14 @@ interface View {
   health: string;
   voters: number;
   learners: number;
-  members: { id: string; voter: boolean; role: string | null; health: string; lag: number | null }[];
+  members: {
+    id: string;
+    voter: boolean;
+    role: string | null;
+    health: string;
+    lag: number | null;
+    adminAddress: string | null;
+  }[];
 }
 
 async function view(adminOffset = 0): Promise<View> {
@@ -159,4 +166,22 @@ describe("pickbox cluster", () => {
     expect(r.stdout).toMatch(/^⚠️ {2}degraded: leader node\d \(term \d+\) · 3 voters \(2 up, quorum 2\)/m);
     expect(r.stdout).toMatch(/^ {2}- node3 does not answer: /m);
   });
+});
+
+describe("pickbox cluster status on arbitrary ports", () => {
+  test("admin ports unrelated to raft ports: every member is still found and reported (CLUSTER_JSON)", async () => {
+    const { TestCluster } = await import("../integration/helpers/cluster.ts");
+    const c = await TestCluster.start({ size: 3 });
+    try {
+      const r = await run([BINARY, "cluster", "status", "--json", "-a", `127.0.0.1:${c.node(2).adminPort}`]);
+      expect(r.code, r.stderr).toBe(0);
+      const v = JSON.parse(r.stdout) as View;
+      expect(v.health).toBe("healthy");
+      expect(v.members.map((m) => m.adminAddress)).toEqual(
+        [0, 1, 2].map((i) => `127.0.0.1:${c.node(i).adminPort}`),
+      );
+    } finally {
+      await c.destroy();
+    }
+  }, 60_000);
 });
