@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import net from "node:net";
 import type { FileApiBackend } from "./backend.ts";
-import { OutcomeTracker } from "./commit.ts";
+import { CommitBatcher, OutcomeTracker } from "./commit.ts";
 import { Connection } from "./connection.ts";
 import { FileApiError } from "./errors.ts";
 import { DEFAULT_LIMITS, type FileApiLimits } from "./limits.ts";
@@ -36,10 +36,12 @@ export class FileApiServer {
     const now = options.now ?? Date.now;
     // Unique per process for every proposed command, so that identical writes still differ as entries.
     let seq = now() * 1000;
+    const tracker = new OutcomeTracker(backend);
     this.ctx = {
       backend,
       limits: this.limits,
-      tracker: new OutcomeTracker(backend),
+      tracker,
+      batcher: new CommitBatcher(backend, tracker),
       offsets: new ChunkOffsetCache(),
       now,
       nextSeq: () => ++seq,

@@ -11,7 +11,7 @@ import type { IndexEntry } from "../store/file-index.ts";
 import { normalizeRelPath } from "../store/paths.ts";
 import type { VectorClock } from "../store/vector-clock.ts";
 import type { FileApiBackend } from "./backend.ts";
-import { buildPut, commitCommand, leafResults, type OutcomeTracker } from "./commit.ts";
+import { buildPut, type CommitBatcher, commitCommand, leafResults, type OutcomeTracker } from "./commit.ts";
 import { FileApiError } from "./errors.ts";
 import type { FileApiLimits } from "./limits.ts";
 import { type ChunkOffsetCache, VersionReader } from "./version-reader.ts";
@@ -26,6 +26,7 @@ export interface SessionContext {
   backend: FileApiBackend;
   limits: FileApiLimits;
   tracker: OutcomeTracker;
+  batcher: CommitBatcher;
   offsets: ChunkOffsetCache;
   /** Wall clock for mtimes of new versions. */
   now: () => number;
@@ -271,7 +272,7 @@ export class Session {
    * `OK <size> <hash> <version>` once the entry is applied here, or ECONFLICT naming the conflict copy.
    */
   private async commit(h: WriteHandle): Promise<Reply> {
-    const { backend, tracker } = this.ctx;
+    const { backend, batcher } = this.ctx;
     if (!h.dirty) return { line: okLine(h.spool.size, h.hash || "-", h.version) };
     const cmd = await buildPut(backend, {
       path: h.path,
@@ -282,8 +283,7 @@ export class Session {
       origin: backend.nodeId,
       seq: this.ctx.nextSeq(),
     });
-    const result = await commitCommand(backend, tracker, cmd);
-    const leaf = leafResults(result)[0]!;
+    const { leaf, index } = await batcher.submit(cmd);
     switch (leaf.action) {
       case "put":
       case "noop": {
@@ -295,7 +295,7 @@ export class Session {
           h.base = now.clock;
           h.version = now.updatedIndex;
         } else if (leaf.action === "put") {
-          h.version = result.index;
+          h.version = index;
         }
         h.dirty = false;
         h.hash = cmd.hash;
@@ -388,7 +388,7 @@ export class Session {
     } else {
       cmd = { op: "delete", path: p, base: e.clock, origin: backend.nodeId, seq: this.ctx.nextSeq() };
     }
-    const leaf = leafResults(await commitCommand(backend, this.ctx.tracker, cmd))[0]!;
+    const { leaf } = await this.ctx.batcher.submit(cmd);
     switch (leaf.action) {
       case "delete":
       case "rmdir":
@@ -468,7 +468,7 @@ export class Session {
       base: e?.clock ?? {},
       origin: backend.nodeId,
     };
-    const leaf = leafResults(await commitCommand(backend, this.ctx.tracker, cmd))[0]!;
+    const { leaf } = await this.ctx.batcher.submit(cmd);
     if (leaf.action === "mkdir" || leaf.action === "noop") return { line: okLine() };
     throw rejected(leaf.detail ?? `unexpected mkdir result ${leaf.action}`);
   }

@@ -17,9 +17,11 @@ export interface ApiNode {
 
 /** The backend exactly as the node's wiring builds it (private members reached the way TS allows). */
 export function backendFor(node: PickboxNode): NodeFileApiBackend {
+  // biome-ignore lint/complexity/useLiteralKeys: private members, reached the way TypeScript allows
   const forwarder = node["forwarder"];
   return new NodeFileApiBackend(node, {
     propose: (d) => forwarder.propose(d),
+    // biome-ignore lint/complexity/useLiteralKeys: as above
     pushChunks: (h) => node["pushChunks"](h),
   });
 }
