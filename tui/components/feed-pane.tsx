@@ -13,8 +13,8 @@ interface Props {
 }
 
 export function feedColumns(width: number) {
-  const fixed = 9 + 8 + 1 + 9 + 10 + 6 + 7; // time, op, (path's space), origin, size, reach, latency
-  return { time: 8, op: 7, path: Math.max(10, width - fixed), origin: 8, size: 9, reach: 5, latency: 7 };
+  const fixed = 9 + 9 + 1 + 9 + 10 + 6 + 7; // time, op, (path's space), origin, size, reach, latency
+  return { time: 8, op: 8, path: Math.max(10, width - fixed), origin: 8, size: 9, reach: 5, latency: 7 };
 }
 
 const KIND_COLOR = { normal: "white", conflict: "red", warning: "yellow", delete: "magenta" } as const;
@@ -35,14 +35,15 @@ export function FeedPane({ rows, width, height, focused, scroll }: Props) {
         <Text dimColor>{fit("no replication events yet: edit a file in any node's folder", width)}</Text>
       ) : null}
       {shown.map((r) => {
-        const path = r.detail ? `${r.path} ${g.arrow} ${r.detail}` : r.path;
+        // With a detail (a conflict's copy) the path comes first and the detail is cut at its end.
+        const path = r.detail ? fit(`${r.path} (${r.detail})`, c.path) : fitPath(r.path, c.path);
         const hot = r.kind === "conflict";
         return (
           <Text key={r.key} wrap="truncate" color={color(KIND_COLOR[r.kind])} bold={hot} inverse={hot}>
             {[
               fit(r.time, c.time),
               fit(r.op, c.op),
-              fitPath(path, c.path),
+              path,
               fit(r.origin, c.origin),
               fit(r.size, c.size, "right"),
               fit(r.reach, c.reach, "right"),

@@ -1,5 +1,5 @@
 import { Box, useApp, useInput, useStdout } from "ink";
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { feedModel } from "../model/feed-model.ts";
 import { filesModel } from "../model/files-model.ts";
 import { headerModel } from "../model/header-model.ts";
@@ -48,18 +48,32 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
   const now = Math.max(useNow(), state.membersAt);
   const size = useTerminalSize({ columns, rows });
   const [ui, setUi] = useState<UiState>(() => ({ ...initialUi(), ...initial }));
+  // Keys can arrive faster than renders: reduce over the latest state, not the rendered one.
+  const uiRef = useRef(ui);
   const { exit } = useApp();
   useInput((input, key) => {
-    const r = reduceKey(ui, input, key);
+    const r = reduceKey(uiRef.current, input, key);
     if (r.quit) {
       onQuit?.();
       exit();
       return;
     }
-    if (r.ui !== ui) setUi(r.ui);
+    if (r.ui !== uiRef.current) {
+      uiRef.current = r.ui;
+      setUi(r.ui);
+    }
   });
   const width = Math.max(40, size.columns);
-  const layout = layoutPanes(width, size.rows, ui.focus, state.members.length);
+  const peers = peersModel(state, { tickMs });
+  const files = filesModel(state, ui.filter);
+  const feed = feedModel(state, ui.filter);
+  const logs = logModel(state, ui.filter);
+  const layout = layoutPanes(width, size.rows, ui.focus, {
+    peers: peers.length + 2,
+    files: Math.max(1, files.rows.length) + 2,
+    feed: Math.max(1, feed.length) + 1,
+    log: Math.max(1, logs.length) + 1,
+  });
   const paneHeight = layout.panes.peers + layout.panes.files + layout.panes.feed + layout.panes.log;
   const p = layout.panes;
   return (
@@ -71,7 +85,7 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
         <>
           {p.peers > 0 ? (
             <PeersPane
-              rows={peersModel(state, { tickMs })}
+              rows={peers}
               width={width}
               height={p.peers}
               focused={ui.focus === "peers"}
@@ -80,7 +94,7 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
           ) : null}
           {p.files > 0 ? (
             <FilesPane
-              model={filesModel(state, ui.filter)}
+              model={files}
               width={width}
               height={p.files}
               focused={ui.focus === "files"}
@@ -90,7 +104,7 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
           ) : null}
           {p.feed > 0 ? (
             <FeedPane
-              rows={feedModel(state, ui.filter)}
+              rows={feed}
               width={width}
               height={p.feed}
               focused={ui.focus === "feed"}
@@ -99,7 +113,7 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
           ) : null}
           {p.log > 0 ? (
             <LogPane
-              rows={logModel(state, ui.filter)}
+              rows={logs}
               width={width}
               height={p.log}
               focused={ui.focus === "log"}

@@ -8,16 +8,25 @@ export interface Layout {
   footer: number;
 }
 
+/** Lines each pane could use to show all its content (title and column header included). */
+export type PaneDemand = Record<PaneId, number>;
+
 /** Lines the frame may use: one less than the terminal, so Ink never takes its clear-the-screen path. */
 export function frameHeight(rows: number): number {
   return Math.max(6, rows - 1);
 }
 
+const MIN: Record<PaneId, number> = { peers: 3, files: 3, feed: 2, log: 2 };
+const WEIGHT: Record<PaneId, number> = { peers: 2, files: 4, feed: 3, log: 2 };
+const ORDER: PaneId[] = ["peers", "files", "feed", "log"];
+
 /**
- * Splits the terminal among the panes. Peers get what their rows need (up to a third); the rest goes to
- * files, feed and log by weight, the focused pane weighted up. On a tiny terminal only the focused pane shows.
+ * Splits the terminal among the panes. Every pane gets its minimum; then lines go one at a time to the
+ * pane furthest below its weighted share among those that still have content to show (the focused
+ * pane weighted up); what nobody needs goes to the focused pane (or the feed). On a tiny terminal only
+ * the focused pane shows.
  */
-export function layoutPanes(width: number, rows: number, focus: PaneId, members: number): Layout {
+export function layoutPanes(width: number, rows: number, focus: PaneId, demand: PaneDemand): Layout {
   const height = frameHeight(rows);
   const header = 2;
   const footer = 1;
@@ -27,19 +36,16 @@ export function layoutPanes(width: number, rows: number, focus: PaneId, members:
     panes[focus] = Math.max(2, avail);
     return { width, panes, header, footer };
   }
-  panes.peers = Math.min(2 + Math.max(1, members), Math.max(3, Math.floor(avail * 0.34)));
-  const rest = avail - panes.peers;
-  const weights: Record<"files" | "feed" | "log", number> = { files: 4, feed: 3, log: 2 };
-  if (focus !== "peers") weights[focus] += 3;
-  const mins = { files: 3, feed: 2, log: 2 };
-  const sum = weights.files + weights.feed + weights.log;
-  let used = 0;
-  for (const p of ["files", "feed", "log"] as const) {
-    panes[p] = Math.max(mins[p], Math.floor((rest * weights[p]) / sum));
-    used += panes[p];
+  const weight = { ...WEIGHT, [focus]: WEIGHT[focus] + 3 };
+  for (const p of ORDER) panes[p] = MIN[p];
+  let left = avail - ORDER.reduce((n, p) => n + panes[p], 0);
+  while (left > 0) {
+    const wanting = ORDER.filter((p) => panes[p] < demand[p]);
+    if (wanting.length === 0) break;
+    const next = wanting.reduce((a, b) => (panes[a] / weight[a] <= panes[b] / weight[b] ? a : b));
+    panes[next]++;
+    left--;
   }
-  // Rounding leftovers (or overdraft from the minimums) go to / come from the largest pane.
-  const largest = (["files", "feed", "log"] as const).reduce((a, b) => (panes[a] >= panes[b] ? a : b));
-  panes[largest] += rest - used;
+  panes[focus === "peers" ? "feed" : focus] += left;
   return { width, panes, header, footer };
 }

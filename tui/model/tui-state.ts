@@ -187,8 +187,8 @@ export function withEvent(s: TuiState, e: NodeEventLike, now: number): TuiState 
 }
 
 function detailOf(e: NodeEventLike): string | null {
-  if (e.type === "conflict") return str(e.conflictPath) ? `copy → ${str(e.conflictPath)}` : null;
-  if (e.type === "local-edit-preserved") return str(e.movedTo) ? `kept → ${str(e.movedTo)}` : null;
+  if (e.type === "conflict") return str(e.conflictPath) ? `copy ${str(e.conflictPath)}` : null;
+  if (e.type === "local-edit-preserved") return str(e.movedTo) ? `kept as ${str(e.movedTo)}` : null;
   if (e.type === "skip") return [str(e.reason), str(e.detail)].filter(Boolean).join(": ") || null;
   if (e.type === "restore") return `${num(e.files) ?? 0} files from snapshot`;
   return null;
