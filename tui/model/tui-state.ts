@@ -71,21 +71,19 @@ function logMemberChanges(prev: TuiState, next: TuiState, now: number): TuiState
     const p = before.get(m.id);
     if (!p) {
       if (prev.members.length > 0)
-        lines.push(line(now, "info", m.id, `${m.id} joined as ${m.voter ? "voter" : "learner"}`));
+        lines.push(line(now, "info", m.id, `joined as ${m.voter ? "voter" : "learner"}`));
       continue;
     }
-    if (p.status && !m.status)
-      lines.push(line(now, "warn", m.id, `${m.id} unreachable: ${m.error ?? "no answer"}`));
-    if (!p.status && m.status) lines.push(line(now, "info", m.id, `${m.id} reachable again`));
+    if (p.status && !m.status) lines.push(line(now, "warn", m.id, `unreachable: ${m.error ?? "no answer"}`));
+    if (!p.status && m.status) lines.push(line(now, "info", m.id, "reachable again"));
   }
   for (const p of prev.members) {
-    if (!next.members.some((m) => m.id === p.id))
-      lines.push(line(now, "info", p.id, `${p.id} left the cluster`));
+    if (!next.members.some((m) => m.id === p.id)) lines.push(line(now, "info", p.id, "left the cluster"));
   }
   const oldLeader = leaderStatus(prev.members);
   const newLeader = leaderStatus(next.members);
   if (newLeader && newLeader.node !== oldLeader?.node) {
-    lines.push(line(now, "info", newLeader.node, `leader is ${newLeader.node} (term ${newLeader.term})`));
+    lines.push(line(now, "info", null, `leader is ${newLeader.node} (term ${newLeader.term})`));
   }
   return lines.reduce(withLogLine, next);
 }
@@ -134,9 +132,9 @@ export function withEvent(s: TuiState, e: NodeEventLike, now: number): TuiState 
   const node = str(e.node) ?? null;
   if (e.type === "role") {
     const role = str(e.role) ?? "?";
-    if (role === "leader") return withLogLine(s, line(now, "info", node, `${node} became leader`));
+    if (role === "leader") return withLogLine(s, line(now, "info", node, "became leader"));
     if (role === "candidate" || role === "preCandidate")
-      return withLogLine(s, line(now, "warn", node, `${node} started an election (${role})`));
+      return withLogLine(s, line(now, "warn", node, `started an election (${role})`));
     return s;
   }
   if (e.type === "members") {

@@ -7,7 +7,6 @@ import { frameWhere, renderTui } from "./render-tui.tsx";
 afterEach(() => cleanup());
 
 const H = "5891b5b522d5";
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
 const ANSI = /\x1b\[[0-9;]*m/;
 
 function seed(store: ReturnType<typeof renderTui>["store"]) {
@@ -90,7 +89,7 @@ describe("TuiApp", () => {
     expect(frame).toContain("node2 Leader  term 3  leader node2");
     expect(frame).toMatch(/node1 +127\.0\.0\.1:8001 +voter +down .*down connect ECONNREFUSED/);
     expect(frame).toMatch(new RegExp(`hello\\.txt +6 B \\? +${H} ${H} ✓ 2/3`));
-    expect(frame).toContain("node1 unreachable: connect ECONNREFUSED");
+    expect(frame).toContain("node1: unreachable: connect ECONNREFUSED");
     expect(frame).toContain("leader is node2 (term 3)");
   });
 

@@ -73,7 +73,7 @@ describe("withEvent", () => {
     s = withEvent(s, { type: "role", role: "leader", leader: "node2", node: "node2" }, 5);
     s = withEvent(s, { type: "role", role: "follower", node: "node3" }, 5);
     s = withEvent(s, { type: "members", voters: ["node1", "node2"], learners: [], node: "node1" }, 5);
-    expect(s.logs.map((l) => l.msg)).toEqual(["node2 became leader", "membership: voters [node1,node2]"]);
+    expect(s.logs.map((l) => l.msg)).toEqual(["became leader", "membership: voters [node1,node2]"]);
   });
 
   test("feed and log are bounded", () => {
@@ -104,11 +104,11 @@ describe("withCluster", () => {
       2,
     );
     expect(s.logs.slice(1).map((l) => l.msg)).toEqual([
-      "node1 unreachable: connection refused",
+      "unreachable: connection refused",
       "leader is node2 (term 3)",
     ]);
     s = withCluster(s, threeHealthy(), "node2", "t", 3);
-    expect(s.logs.map((l) => l.msg)).toContain("node1 reachable again");
+    expect(s.logs.map((l) => l.msg)).toContain("reachable again");
   });
 
   test("a member behind the leader's commit gets a catch-up baseline that stays while it catches up", () => {
