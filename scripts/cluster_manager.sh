@@ -29,6 +29,7 @@ MAX_VOTERS=5
 START_TIMEOUT=60
 
 ACTION=
+CLI_OPTS=()
 CONFIG_FILE=
 FROM_NODE=
 ADD_COUNT=
@@ -112,9 +113,14 @@ parse_args() {
     usage
     exit 1
   fi
+  local -a args=("$@")
   while [ $# -gt 0 ]; do
     case $1 in
-      start | stop | restart | status | logs | clean | add | plan) ACTION=$1 ;;
+      start | stop | restart | status | logs | clean | add | plan)
+        ACTION=$1
+        shift
+        continue
+        ;;
       -n | --nodes) need_value "$1" $# && set_opt NODE_COUNT "$2" && shift ;;
       -p | --base-port | --port) need_value "$1" $# && set_opt BASE_PORT "$2" && shift ;;
       -a | --admin-port) need_value "$1" $# && set_opt ADMIN_BASE_PORT "$2" && shift ;;
@@ -151,6 +157,11 @@ parse_args() {
         ;;
     esac
     shift
+  done
+  # The options without the action word, to print ready-to-paste follow-up commands.
+  local a
+  for a in "${args[@]}"; do
+    case $a in start | stop | restart | status | logs | clean | add | plan) ;; *) CLI_OPTS+=("$a") ;; esac
   done
 }
 
@@ -533,9 +544,10 @@ print_banner() {
   echo
   echo "Try:"
   echo "  echo \"Hello from node1\" > $DATA_DIR/node1/test_from_node1.txt; ls $DATA_DIR/node*/"
-  echo "  $PROG status -n $NODE_COUNT --data-dir $DATA_DIR -a $ADMIN_BASE_PORT"
+  echo "  $0 status ${CLI_OPTS[*]}"
+  echo "  pickbox cluster status --addr $HOST:$ADMIN_BASE_PORT"
   echo "  echo STATUS | nc $HOST $ADMIN_BASE_PORT"
-  echo "  $PROG stop --data-dir $DATA_DIR      # keeps data;  clean  deletes it"
+  echo "  $0 stop ${CLI_OPTS[*]}      # keeps data;  clean  deletes it"
 }
 
 do_status() {
