@@ -200,6 +200,21 @@ describe("cluster_manager.sh with real nodes", () => {
     expect(clean.stdout.match(/Stopped node\d/g)?.length).toBe(5);
   }, 120_000);
 
+  test("cleanup_replication.sh stops the nodes by PID file and removes their data", async () => {
+    const d = tempDir("cleanup");
+    const ports = await schemaPorts(3);
+    const opts = ["-n", "3", ...portArgs(ports), "--data-dir", d, "--binary", BINARY];
+    const start = await run([CM, "start", ...opts]);
+    expect(start.code, start.stdout + start.stderr).toBe(0);
+    const pids = recordedPids(d);
+    const r = await run([path.join(REPO, "scripts/cleanup_replication.sh"), ...opts]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/Stopped node\d/g)?.length).toBe(3);
+    expect(r.stdout).toContain("✅ Cleanup complete!");
+    for (const p of pids) expect(alive(p.pid)).toBe(false);
+    expect(existsSync(d)).toBe(false);
+  }, 60_000);
+
   test("start -c configs/10-node-high-ports.conf runs on the config's ports", async () => {
     const d = tempDir("ten");
     // The config's fixed ports may be taken on a shared machine; then only the plan can be checked.
