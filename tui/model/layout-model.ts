@@ -23,7 +23,7 @@ const ORDER: PaneId[] = ["peers", "files", "feed", "log"];
 /**
  * Splits the terminal among the panes. Every pane gets its minimum; then lines go one at a time to the
  * pane furthest below its weighted share among those that still have content to show (the focused
- * pane weighted up); what nobody needs goes to the focused pane (or the feed). On a tiny terminal only
+ * pane weighted up); what nobody needs goes to the feed and the log. On a tiny terminal only
  * the focused pane shows.
  */
 export function layoutPanes(width: number, rows: number, focus: PaneId, demand: PaneDemand): Layout {
@@ -46,6 +46,9 @@ export function layoutPanes(width: number, rows: number, focus: PaneId, demand: 
     panes[next]++;
     left--;
   }
-  panes[focus === "peers" ? "feed" : focus] += left;
+  // Nobody needs more now: the feed and the log are what grow next, so they take the rest (3:2).
+  const toFeed = Math.ceil((left * 3) / 5);
+  panes.feed += toFeed;
+  panes.log += left - toFeed;
   return { width, panes, header, footer };
 }
