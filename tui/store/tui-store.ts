@@ -60,8 +60,8 @@ export class TuiStore implements TuiSink {
     this.set(withEvent(this.state, e, this.now()));
   }
 
-  log(level: LogLevel, node: string | null, msg: string): void {
-    this.set(withLogLine(this.state, { at: this.now(), level, node, msg }));
+  log(level: LogLevel, node: string | null, msg: string, at?: number | null): void {
+    this.set(withLogLine(this.state, { at: at ?? this.now(), level, node, msg }));
   }
 
   /** Stop pending notifications (after the UI is gone). */

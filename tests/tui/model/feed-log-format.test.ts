@@ -58,6 +58,9 @@ describe("logModel", () => {
     s = withLogLine(s, { at: 0, level: "warn", node: null, msg: "careful" });
     expect(logModel(s).map((r) => r.text)).toEqual(["careful", "node1: hello"]);
     expect(logModel(s, "NODE1").map((r) => r.level)).toEqual(["info"]);
+    // A line read late from a log file still sorts by its own time.
+    s = withLogLine(s, { at: -5, level: "debug", node: null, msg: "older, arrived last" });
+    expect(logModel(s).map((r) => r.text)).toEqual(["careful", "node1: hello", "older, arrived last"]);
   });
 });
 
