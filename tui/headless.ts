@@ -1,9 +1,10 @@
 // Without a terminal (no raw mode: piped, under a service manager, in CI) the TUI prints plain lines
 // instead: every event, log line and leader change, one per line. Never crashes for lack of a TTY.
-import type { TuiSink } from "./data/data-source.ts";
+
 import { clockTime, formatBytes } from "./format.ts";
 import { eventLatency, leaderStatus } from "./model/tui-state.ts";
 import type { ClusterMemberStatus, FileEntry, LogLevel, NodeEventLike } from "./model/types.ts";
+import type { TuiSink } from "./source/data-source.ts";
 
 export function headlessSink(write: (line: string) => void, now: () => number = Date.now): TuiSink {
   let leader: string | null = null;
@@ -21,6 +22,9 @@ export function headlessSink(write: (line: string) => void, now: () => number = 
         out(
           `cluster via ${via} (${self ?? "?"}): ${members.length} members, leader ${l.node}, term ${l.term}`,
         );
+      } else if (!l && leader !== "") {
+        leader = "";
+        out(`cluster via ${via} (${self ?? "?"}): ${members.length} members, no leader`);
       }
       for (const m of members) {
         if (!m.status && !down.has(m.id)) {

@@ -2,9 +2,9 @@ import { render } from "ink";
 import { ThemeProvider, themeFromEnv } from "./components/theme.tsx";
 import { TuiApp } from "./components/tui-app.tsx";
 import { StoreProvider } from "./components/tui-context.tsx";
-import type { TuiDataSource } from "./data/data-source.ts";
-import { inProcessSource, type TuiNode } from "./data/in-process-source.ts";
 import { headlessSink } from "./headless.ts";
+import type { TuiDataSource } from "./source/data-source.ts";
+import { inProcessSource, type TuiNode } from "./source/in-process-source.ts";
 import { TuiStore } from "./store/tui-store.ts";
 
 /** Ink needs raw mode on stdin and a terminal on stdout; anything else gets the headless fallback. */

@@ -1,4 +1,3 @@
-import type { TuiSink } from "../data/data-source.ts";
 import {
   initialState,
   withCluster,
@@ -8,6 +7,7 @@ import {
   withLogLine,
 } from "../model/tui-state.ts";
 import type { ClusterMemberStatus, FileEntry, LogLevel, NodeEventLike, TuiState } from "../model/types.ts";
+import type { TuiSink } from "../source/data-source.ts";
 
 export interface TuiStoreOptions {
   mode: TuiState["mode"];

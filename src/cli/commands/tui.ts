@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { attachSource } from "../../../tui/data/attach-source.ts";
 import { runTui } from "../../../tui/run-tui.tsx";
+import { attachSource } from "../../../tui/source/attach-source.ts";
 
 /** `pickbox tui --addr host:port`: the terminal UI attached to a running cluster through one member's admin port. */
 export function registerTuiCommand(program: Command): void {
