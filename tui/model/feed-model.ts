@@ -23,6 +23,13 @@ export function feedKind(item: FeedItem): FeedRow["kind"] {
   return "normal";
 }
 
+/** Short names for the op column (8 wide). */
+export function opLabel(item: FeedItem): string {
+  if (item.type === "apply" || item.type === "delete") return item.op;
+  if (item.type === "local-edit-preserved") return "kept";
+  return item.type;
+}
+
 /** Newest first; `filter` keeps entries whose path or origin contains it. */
 export function feedModel(s: TuiState, filter = ""): FeedRow[] {
   const needle = filter.toLowerCase();
@@ -37,10 +44,10 @@ export function feedModel(s: TuiState, filter = ""): FeedRow[] {
     out.push({
       key: it.key,
       time: clockTime(it.at),
-      op: it.type === "apply" || it.type === "delete" ? it.op : it.type,
+      op: opLabel(it),
       path: it.path,
       origin: it.origin,
-      size: it.size === null ? "" : formatBytes(it.size),
+      size: it.size === null || it.op === "mkdir" || it.op === "rmdir" ? "" : formatBytes(it.size),
       reach: total > 0 ? `${reached}/${total}` : String(reached),
       latency: lat.length > 0 ? formatDuration(Math.max(...lat)) : "-",
       kind: feedKind(it),

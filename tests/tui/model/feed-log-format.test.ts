@@ -48,6 +48,30 @@ describe("feedModel", () => {
     expect(rows[2]).toMatchObject({ origin: "node2", size: "2.0 KiB", reach: "2/3", latency: "12ms" });
     expect(rows[1]!.detail).toBe("copy b.sync-conflict.txt");
     expect(feedModel(s, "node3").map((r) => r.path)).toEqual(["b.txt"]);
+    s = withEvent(
+      s,
+      {
+        type: "local-edit-preserved",
+        path: "d.txt",
+        movedTo: "d.sync-conflict.txt",
+        index: 8,
+        node: "node2",
+      },
+      0,
+    );
+    s = withEvent(
+      s,
+      { type: "apply", op: "mkdir", path: "dir", origin: "node1", size: 0, index: 9, node: "node2" },
+      0,
+    );
+    expect(
+      feedModel(s)
+        .slice(0, 2)
+        .map((r) => [r.op, r.size, r.detail]),
+    ).toEqual([
+      ["mkdir", "", ""],
+      ["kept", "", "kept as d.sync-conflict.txt"],
+    ]);
   });
 });
 
