@@ -7,6 +7,9 @@ import type { Chunk } from "../store/chunker.ts";
 import type { IndexEntry } from "../store/file-index.ts";
 import type { FileApiBackend } from "./backend.ts";
 
+/** One ReadIndex attempt; a lost request is retried after this long. */
+const BARRIER_ATTEMPT_MS = 1000;
+
 export interface NodeFileApiHooks {
   /** Forwarder.propose: commits from any node, acknowledged after apply on the leader and here. */
   propose(data: Uint8Array): Promise<{ index: number; result: unknown }>;
@@ -30,8 +33,31 @@ export class NodeFileApiBackend implements FileApiBackend {
     return (await this.hooks.propose(data)).result;
   }
 
-  async readBarrier(timeoutMs?: number): Promise<void> {
-    await this.node.raft.readBarrier(timeoutMs);
+  /**
+   * ReadIndex, retried in short attempts until `timeoutMs`: a follower that knows no leader yet (or whose
+   * request was lost in a leader change) drops the request silently, so one long attempt would just wait.
+   * Retrying is safe: a read index request changes nothing.
+   */
+  async readBarrier(timeoutMs = 5000): Promise<void> {
+    const raft = this.node.raft;
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown = null;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      if (raft.leader === null) {
+        await new Promise((r) => setTimeout(r, Math.min(20, left)));
+        continue;
+      }
+      try {
+        await raft.readBarrier(Math.min(BARRIER_ATTEMPT_MS, left));
+        return;
+      } catch (e) {
+        last = e;
+        if (/stopped/.test(String(e))) break;
+      }
+    }
+    throw new Error(`read index timed out (${last ? String(last) : "no leader known"})`);
   }
 
   onApplied(listener: (data: Uint8Array, result: unknown) => void): () => void {

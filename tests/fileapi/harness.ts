@@ -70,6 +70,11 @@ export class InProcessCluster {
         () => c.nodes[0]!.node.raft.members().voters.length === size,
         20_000,
       );
+      await waitFor(
+        "every node to know the leader",
+        () => c.nodes.every((n) => n.node.raft.leader !== null),
+        20_000,
+      );
     }
     return c;
   }

@@ -451,3 +451,28 @@ describe("errors", () => {
     expect(await raw.closedByServer()).toBe(true);
   });
 });
+
+describe("known gap in the store (file-fsm.ts conflict naming)", () => {
+  // Conflict copies are named <name>.sync-conflict-<YYYYMMDD-HHMMSS>-<node><ext>: two conflicting commits
+  // of one path from one node within one second get the SAME name, and the FSM writes the second over the
+  // first, so the first writer's bytes are gone although it was told "kept as <copy>". The fix belongs in
+  // FileFSM.applyPut (choose the next free name, deterministically, when the target holds other content).
+  // `test.failing` passes while the gap exists and will flag the day it is fixed.
+  test.failing("two conflicting CLOSEs from one node in one second both keep their bytes", async () => {
+    const s = await startFileApi(c.nodes[0]!.backend, { port: 0, now: () => 1_800_000_000_000 });
+    extra.push(s);
+    const [a, b, w] = await Promise.all([0, 1, 2].map(() => FileApiClient.connect(s.address)));
+    await w!.putFile("same-second.txt", enc.encode("base"));
+    const ha = await a!.open("same-second.txt", "w");
+    const hb = await b!.open("same-second.txt", "w");
+    await a!.write(ha.handle, 0, enc.encode("A's bytes"));
+    await b!.write(hb.handle, 0, enc.encode("B's bytes"));
+    await w!.putFile("same-second.txt", enc.encode("winner"));
+    const ea = (await a!.close(ha.handle).catch((e) => e)) as FileApiError;
+    const eb = (await b!.close(hb.handle).catch((e) => e)) as FileApiError;
+    expect([ea.code, eb.code]).toEqual(["ECONFLICT", "ECONFLICT"]);
+    const kept = await Promise.all([ea, eb].map(async (e) => text(await w!.readFile(e.conflictPath!))));
+    for (const cl of [a, b, w]) cl!.destroy();
+    expect(kept).toEqual(["A's bytes", "B's bytes"]);
+  });
+});
