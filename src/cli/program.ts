@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerClusterCommands } from "./commands/cluster.ts";
+import { registerFileCommands } from "./commands/file.ts";
 import { registerNodeCommands } from "./commands/node.ts";
 import { registerScriptCommands } from "./commands/script.ts";
 import { registerTuiCommand } from "./commands/tui.ts";
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerClusterCommands(program);
   registerScriptCommands(program);
   registerTuiCommand(program);
+  registerFileCommands(program);
   return program;
 }
