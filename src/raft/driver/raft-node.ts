@@ -285,6 +285,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private async receiveSnapshot(m: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
     if (!m.snapshot) throw new Error("snapshot message without metadata");
+    this.log("debug", "receiving snapshot", { from: m.from, index: m.snapshot.index });
     const sink = await this.opts.snapshots.create(m.snapshot);
     try {
       for await (const chunk of data) await sink.write(chunk);
@@ -501,6 +502,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       if (previous && !this.stopped) {
         this.core.compact(previous);
         this.opts.storage.compact(previous.index);
+        this.log("debug", "log compacted", {
+          upTo: previous.index,
+          firstIndex: this.core.status().firstIndex,
+        });
       }
       this.emit("snapshot", meta);
       this.log("info", "snapshot taken", { index: meta.index, term: meta.term });

@@ -32,6 +32,7 @@ export class OutboundPeer {
   private readonly queue: FrameQueue;
   private readonly pending = new Map<number, PendingRequest>();
   private failures = 0;
+  private droppedWhileDown = 0;
   private backoffTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -44,7 +45,7 @@ export class OutboundPeer {
 
   /** Frames dropped because the queue overflowed while the peer was unreachable or slow. */
   get droppedFrames(): number {
-    return this.queue.dropped;
+    return this.queue.dropped + this.droppedWhileDown;
   }
 
   get connected(): boolean {
@@ -53,6 +54,12 @@ export class OutboundPeer {
 
   send(bytes: Uint8Array): void {
     if (this.state === "closed") return;
+    // While backing off from a failed peer, messages are dropped, not hoarded: Raft resends what is
+    // still needed once the peer answers, and a long outage must not replay minutes of stale traffic.
+    if (this.state === "backoff") {
+      this.droppedWhileDown++;
+      return;
+    }
     this.queue.push({ bytes });
     if (this.state === "idle") this.connect();
   }
@@ -210,16 +217,16 @@ export class OutboundPeer {
       failures: this.failures,
       retryInMs: delay,
     });
-    // Requests fail fast so callers can go elsewhere; messages wait (bounded) for the next connection.
+    // Requests fail fast so callers can go elsewhere; queued messages are dropped (Raft retries).
     const lost =
       err instanceof ConnectionLostError ? err : new ConnectionLostError(`${this.address}: ${err.message}`);
     this.rejectAll(() => lost);
+    this.queue.clear("peer unreachable");
     this.state = "backoff";
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = null;
       if (this.state !== "backoff") return;
-      if (this.queue.length > 0) this.connect();
-      else this.state = "idle";
+      this.state = "idle"; // the next message dials again
     }, delay);
     this.backoffTimer.unref?.();
   }
