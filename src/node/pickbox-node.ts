@@ -13,6 +13,7 @@ import { encodeCommand, type LeafCommand } from "../store/commands.ts";
 import { FileFSM } from "../store/file-fsm.ts";
 import { FileIndex } from "../store/file-index.ts";
 import { legacyForwardToCommand } from "../store/legacy-forward.ts";
+import { resolveInside } from "../store/paths.ts";
 import { LocalScanner } from "../store/local-scanner.ts";
 import { FolderWatcher } from "../watcher/folder-watcher.ts";
 import { IgnoreRules } from "../watcher/ignore-rules.ts";
@@ -255,6 +256,8 @@ export class PickboxNode {
   /** Apply a legacy FORWARD (the original's JSON) as a proposal; resolves once applied here. */
   async forwardLegacy(cmd: LegacyForwardCommand): Promise<void> {
     if (!this.raft.isLeader) throw new NotLeaderError(this.raft.leader);
+    // Lexical checks happened at parse time; this one follows symlinks already in the folder.
+    await resolveInside(this.folder, cmd.path);
     const { command, missingChunks } = await legacyForwardToCommand(
       {
         op: cmd.op,
@@ -266,7 +269,9 @@ export class PickboxNode {
       { index: this.index, chunks: this.chunks, nodeId: this.options.nodeId, now: Date.now },
     );
     if (missingChunks.length > 0) await this.pushChunks(missingChunks);
-    await this.raft.propose(encodeCommand(command));
+    const result = (await this.raft.propose(encodeCommand(command))) as { action?: string; detail?: string } | undefined;
+    // Committed but refused by the FSM on every node (e.g. a path blocked by a file): not "OK".
+    if (result?.action === "rejected") throw new Error(result.detail ?? `${cmd.path} was rejected`);
   }
 
   /** Hand leadership to `id` (or the most caught-up other voter); resolves with the new leader. */

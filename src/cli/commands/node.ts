@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { derivePorts, type NodeOptions } from "../../node/node-options.ts";
 import { PickboxNode } from "../../node/pickbox-node.ts";
+import { canRunTui, runNodeTui } from "../../../tui/run-tui.tsx";
 import { intOption } from "../parse.ts";
 
 interface NodeFlags {
@@ -87,6 +88,8 @@ Examples:
     )
     .action(async (flags: NodeFlags, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { dataDir: string; logLevel: string };
+      // The live UI on a terminal; plain structured logs on stderr otherwise (or with --no-tui).
+      const tui = flags.tui && canRunTui();
       const derived = derivePorts(flags.port);
       const options: NodeOptions = {
         nodeId: flags.nodeId,
@@ -104,7 +107,7 @@ Examples:
         secret: flags.secret ?? process.env.PICKBOX_SECRET ?? null,
         maxVoters: flags.maxVoters,
         logLevel: globals.logLevel,
-        logToStderr: true,
+        logToStderr: !tui,
         snapshotThreshold: flags.snapshotThreshold,
       };
       if (!options.bootstrap && !options.join) {
@@ -112,11 +115,11 @@ Examples:
           "warning: neither --bootstrap nor --join given: this node waits to be added by a cluster (ADD_VOTER)\n",
         );
       }
-      await runNode(options);
+      await runNode(options, tui);
     });
 }
 
-async function runNode(options: NodeOptions): Promise<void> {
+async function runNode(options: NodeOptions, tui: boolean): Promise<void> {
   const node = new PickboxNode(options);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -129,6 +132,12 @@ async function runNode(options: NodeOptions): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   await node.start();
+  if (tui) {
+    // Raw mode swallows Ctrl-C as a key: the UI treats it (and q) as quit, then we stop cleanly.
+    await runNodeTui(node);
+    await stop("tui-quit");
+    return;
+  }
   process.stderr.write(
     `pickbox node ${options.nodeId}: raft ${node.raftAddress}, admin ${node.adminAddress}, folder ${node.folder}\n`,
   );
