@@ -3,6 +3,8 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
+import { canRunTui, runTui } from "../../../tui/run-tui.tsx";
+import { attachSource } from "../../../tui/source/attach-source.ts";
 import { fetchClusterView } from "../cluster-status.ts";
 import { NodeLauncher, selfCommand } from "../node-launcher.ts";
 import { intOption } from "../parse.ts";
@@ -155,6 +157,13 @@ async function runDemo(dataDir: string, f: DemoFlags, statusView: StatusViewFact
     dashboardUrl: `http://127.0.0.1:${f.dashboardPort}`,
   };
   out.write(`✅ Cluster is up: ${ids.length} nodes, PID files in ${path.join(dataDir, "pids")}\n`);
+  if (statusView === createPlainStatusView && canRunTui()) {
+    // On a terminal the demo is the live TUI, attached to the cluster through node1's admin port
+    // (it fails over to another member if node1 goes down). q or Ctrl-C stops every node.
+    await runTui(attachSource({ address: info.nodes[0]!.adminAddress, pollMs: 1000 }));
+    await shutdown("TUI closed", 0);
+    return;
+  }
   view = statusView(out, info);
   const refresh = async () => {
     // Ask any node that is still running; the first that answers describes the whole cluster.
