@@ -101,6 +101,31 @@ export function formatFiles(files: AdminFileInfo[]): string {
     .join("");
 }
 
+/** One STATUS_JSON reply as it travels (what statusJson() writes and clients parse). */
+export interface StatusJsonWire {
+  node: string;
+  state: AdminRole;
+  term: number;
+  leader: string | null;
+  leader_addr: string | null;
+  leader_admin: string | null;
+  peers: {
+    id: string;
+    address: string;
+    voter: boolean;
+    match: number | null;
+    lag: number | null;
+    last_contact_ms: number | null;
+  }[];
+  commit_index: number;
+  applied_index: number;
+  last_log_index: number;
+  files: number;
+  bytes: number;
+  uptime_ms: number;
+  version: string;
+}
+
 /** The STATUS_JSON reply: snake_case keys matching the STATUS text, plus uptime_ms. */
 export function statusJson(s: AdminStatus): string {
   return `${JSON.stringify({
@@ -125,7 +150,7 @@ export function statusJson(s: AdminStatus): string {
     bytes: s.bytes,
     uptime_ms: s.uptimeMs,
     version: s.version,
-  })}\n`;
+  } satisfies StatusJsonWire)}\n`;
 }
 
 /** `3d4h5m6s`-style, whole seconds (sub-second uptimes print as `0s`). */

@@ -1,3 +1,4 @@
+import type { StatusJsonWire } from "../admin/admin-status.ts";
 // The whole cluster as `pickbox cluster status` and the demo's status view show it: every member with its
 // role, voter/learner, indices, lag and last contact as the leader sees them, and a health verdict.
 //
@@ -140,27 +141,7 @@ export function selfFromNodeStatus(s: NodeStatus): MemberSelf {
   };
 }
 
-interface StatusJson {
-  node: string;
-  state: "Leader" | "Follower" | "Candidate";
-  term: number;
-  leader: string | null;
-  leader_admin: string | null;
-  peers: {
-    id: string;
-    address: string;
-    voter: boolean;
-    match: number | null;
-    last_contact_ms: number | null;
-  }[];
-  commit_index: number;
-  applied_index: number;
-  last_log_index: number;
-  files: number;
-  bytes: number;
-}
-
-function selfFromStatusJson(s: StatusJson, adminAddress: string): MemberSelf {
+function selfFromStatusJson(s: StatusJsonWire, adminAddress: string): MemberSelf {
   const role: MemberRole =
     s.state === "Leader" ? "leader" : s.state === "Follower" ? "follower" : "candidate";
   return {
@@ -186,14 +167,14 @@ async function fetchMembersFromStatus(
   addr: string,
   req: { timeoutMs: number; secret: string | undefined },
 ): Promise<MemberSnapshot[]> {
-  const own = JSON.parse(await adminRequest(addr, "STATUS_JSON", req)) as StatusJson;
+  const own = JSON.parse(await adminRequest(addr, "STATUS_JSON", req)) as StatusJsonWire;
   return Promise.all(
     own.peers.map(async (p): Promise<MemberSnapshot> => {
       const base = { id: p.id, voter: p.voter, address: p.address };
       if (p.id === own.node) return { ...base, self: selfFromStatusJson(own, addr), error: null };
       try {
         const admin = adminAddressForRaft(p.address);
-        const st = JSON.parse(await adminRequest(admin, "STATUS_JSON", req)) as StatusJson;
+        const st = JSON.parse(await adminRequest(admin, "STATUS_JSON", req)) as StatusJsonWire;
         return { ...base, self: selfFromStatusJson(st, admin), error: null };
       } catch (err) {
         return { ...base, self: null, error: err instanceof Error ? err.message : String(err) };

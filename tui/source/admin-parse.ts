@@ -1,3 +1,4 @@
+import type { StatusJsonWire } from "../../src/admin/admin-status.ts";
 // Parsing of admin protocol replies the TUI reads: FILES, CLUSTER_JSON and (fallback) STATUS_JSON.
 import type { ClusterMemberStatus, FileEntry, NodeStatus } from "../model/types.ts";
 
@@ -41,28 +42,6 @@ export function parseClusterReply(reply: string): ClusterMemberStatus[] {
   }));
 }
 
-interface StatusJson {
-  node: string;
-  state: string;
-  term: number;
-  leader: string | null;
-  leader_addr: string | null;
-  leader_admin: string | null;
-  peers: {
-    id: string;
-    address: string;
-    voter: boolean;
-    match: number | null;
-    last_contact_ms: number | null;
-  }[];
-  commit_index: number;
-  applied_index: number;
-  last_log_index: number;
-  files: number;
-  bytes: number;
-  uptime_ms: number;
-}
-
 /**
  * Fallback for a node without CLUSTER_JSON: its own STATUS_JSON as a member list in which only the
  * answering node has a status (the others are listed with an explanation).
@@ -73,7 +52,7 @@ export function clusterFromStatusJson(
   tickMs = 50,
 ): ClusterMemberStatus[] {
   rejectError(reply);
-  const s = JSON.parse(reply) as StatusJson;
+  const s = JSON.parse(reply) as StatusJsonWire;
   const role = s.state === "Leader" ? "leader" : s.state === "Candidate" ? "candidate" : "follower";
   const peers = Array.isArray(s.peers) ? s.peers : [];
   const status: NodeStatus = {

@@ -1,6 +1,7 @@
 // A tiny deterministic in-test network for RaftCore: processes Ready batches like a driver would
 // (persist, send, apply, advance) and delivers messages FIFO, or shuffled with a seeded random source.
 import { bootstrapClusterState, RaftCore } from "../../../src/raft/core/raft-core.ts";
+import { mulberry32 } from "../../../src/raft/driver/random.ts";
 import {
   decodeConfChange,
   type Entry,
@@ -15,16 +16,8 @@ import {
   type SnapshotMeta,
 } from "../../../src/raft/types.ts";
 
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The driver's seeded PRNG, so tests and production share one implementation. */
+export const seededRandom = mulberry32;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
