@@ -358,6 +358,10 @@ async function* rechunk(src: AsyncIterable<Uint8Array>, size: number): AsyncGene
   let buf = new Uint8Array(size);
   let fill = 0;
   for await (const chunk of src) {
+    if (fill === 0 && chunk.length === size) {
+      yield chunk; // already the right size: no copy
+      continue;
+    }
     let off = 0;
     while (off < chunk.length) {
       const take = Math.min(size - fill, chunk.length - off);

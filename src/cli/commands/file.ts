@@ -62,7 +62,7 @@ export function registerFileCommands(program: Command): void {
       .command("ls [dir]")
       .description("list a directory (the folder's top level by default)")
       .option("-r, --recursive", "everything below, not only direct children")
-      .option("-l, --long", "kind, size, mode, mtime, version and hash too")
+      .option("--long", "kind, size, mode, mtime, version and hash too (-l is the global --log-level)")
       .option("--stale", "list this node's state without the linearizable barrier"),
   ).action((dir: string | undefined, flags: FileFlags & { recursive?: boolean; long?: boolean }) =>
     run(flags, async (cl) => {
