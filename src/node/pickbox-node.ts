@@ -2,6 +2,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { LegacyForwardCommand } from "../admin/admin-handler.ts";
 import { AdminServer } from "../admin/admin-server.ts";
+import { NodeFileApiBackend } from "../fileapi/node-backend.ts";
+import { type FileApiServer, startFileApi } from "../fileapi/server.ts";
 import { NotLeaderError, RaftNode } from "../raft/driver/raft-node.ts";
 import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.ts";
 import { SqliteRaftStorage } from "../raft/storage/sqlite-raft-storage.ts";
@@ -13,8 +15,8 @@ import { encodeCommand, type LeafCommand } from "../store/commands.ts";
 import { FileFSM } from "../store/file-fsm.ts";
 import { FileIndex } from "../store/file-index.ts";
 import { legacyForwardToCommand } from "../store/legacy-forward.ts";
-import { resolveInside } from "../store/paths.ts";
 import { LocalScanner } from "../store/local-scanner.ts";
+import { resolveInside } from "../store/paths.ts";
 import { FolderWatcher } from "../watcher/folder-watcher.ts";
 import { IgnoreRules } from "../watcher/ignore-rules.ts";
 import { ChangePipeline } from "./change-pipeline.ts";
@@ -81,10 +83,12 @@ export class PickboxNode {
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
   private admin!: AdminServer;
+  private fileApi?: FileApiServer;
   private stopped = false;
   private readonly deferredScans = new Set<string>();
   raftAddress = "";
   adminAddress = "";
+  clientAddress = "";
 
   constructor(readonly options: NodeOptions) {
     validateNodeOptions(options);
@@ -153,6 +157,14 @@ export class PickboxNode {
       handler: new NodeAdminHandler(this),
     });
     this.adminAddress = await this.admin.listen();
+    this.fileApi = await startFileApi(
+      new NodeFileApiBackend(this, {
+        propose: (d) => this.forwarder.propose(d),
+        pushChunks: (h) => this.pushChunks(h),
+      }),
+      { host: o.bindHost, port: o.clientPort },
+    );
+    this.clientAddress = this.fileApi.address;
 
     this.scanner = new LocalScanner({
       root: this.folder,
@@ -230,6 +242,7 @@ export class PickboxNode {
     this.pipeline?.close();
     await this.watcher?.close();
     await this.admin?.close();
+    await this.fileApi?.close();
     await this.raft?.stop();
     this.storage?.close();
     this.log.info({}, "node stopped");
@@ -269,7 +282,9 @@ export class PickboxNode {
       { index: this.index, chunks: this.chunks, nodeId: this.options.nodeId, now: Date.now },
     );
     if (missingChunks.length > 0) await this.pushChunks(missingChunks);
-    const result = (await this.raft.propose(encodeCommand(command))) as { action?: string; detail?: string } | undefined;
+    const result = (await this.raft.propose(encodeCommand(command))) as
+      | { action?: string; detail?: string }
+      | undefined;
     // Committed but refused by the FSM on every node (e.g. a path blocked by a file): not "OK".
     if (result?.action === "rejected") throw new Error(result.detail ?? `${cmd.path} was rejected`);
   }
@@ -517,7 +532,7 @@ export class PickboxNode {
       raftAddress: this.raftAddress,
       adminAddress: this.adminAddress,
       monitorAddress: `${this.options.advertiseHost}:${this.options.monitorPort}`,
-      clientAddress: `${this.options.advertiseHost}:${this.options.clientPort}`,
+      clientAddress: this.clientAddress || `${this.options.advertiseHost}:${this.options.clientPort}`,
       pendingChanges: this.pipeline?.pending ?? 0,
     };
   }

@@ -38,7 +38,7 @@ export function conflictStamp(timestampMs: number): string {
  * Characters in the node id that cannot be in a file name become "_"; an over-long stem is shortened so
  * the name stays within the file-name limit.
  */
-export function conflictName(path: string, timestampMs: number, nodeId: string): string {
+export function conflictName(path: string, timestampMs: number, nodeId: string, n = 1): string {
   const slash = path.lastIndexOf("/");
   const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
   const base = path.slice(slash + 1);
@@ -47,7 +47,9 @@ export function conflictName(path: string, timestampMs: number, nodeId: string):
   let stem = hasExt ? base.slice(0, dot) : base;
   const ext = hasExt ? base.slice(dot) : "";
   const node = nodeId.replace(/[^A-Za-z0-9._-]/g, "_") || "_";
-  const suffix = `.sync-conflict-${conflictStamp(timestampMs)}-${node}${ext}`;
+  // The n-th copy from one node within one second gets "-n": copies never overwrite each other.
+  const seq = n > 1 ? `-${n}` : "";
+  const suffix = `.sync-conflict-${conflictStamp(timestampMs)}-${node}${seq}${ext}`;
   const budget = MAX_SEGMENT_BYTES - encoder.encode(suffix).length;
   while (stem.length > 0 && encoder.encode(stem).length > budget) {
     stem = Array.from(stem).slice(0, -1).join(""); // drop whole code points, never half a character

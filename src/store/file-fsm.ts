@@ -287,11 +287,15 @@ export class FileFSM implements FSM {
     }
     let prev = cur;
     if (action === "conflict") {
-      target = conflictName(cmd.path, cmd.mtimeMs, cmd.origin);
-      prev = txn.get(target);
-      // A retried or duplicated proposal lands on the same conflict copy: nothing new.
-      if (prev && !prev.deleted && prev.kind === "file" && prev.hash === cmd.hash && prev.mode === cmd.mode) {
-        return { applied: false, action: "noop", path: cmd.path, conflictPath: target };
+      // The first free copy name, or the copy that already holds these bytes (a retried or duplicated
+      // proposal: nothing new). Decided from the index only, so every node picks the same name.
+      for (let n = 1; ; n++) {
+        target = conflictName(cmd.path, cmd.mtimeMs, cmd.origin, n);
+        prev = txn.get(target);
+        if (!prev || prev.deleted) break;
+        if (prev.kind === "file" && prev.hash === cmd.hash && prev.mode === cmd.mode) {
+          return { applied: false, action: "noop", path: cmd.path, conflictPath: target };
+        }
       }
       if (prev && !prev.deleted && prev.kind === "dir") {
         return rejected(cmd.path, `conflict copy ${target} is a directory`);

@@ -452,13 +452,11 @@ describe("errors", () => {
   });
 });
 
-describe("known gap in the store (file-fsm.ts conflict naming)", () => {
-  // Conflict copies are named <name>.sync-conflict-<YYYYMMDD-HHMMSS>-<node><ext>: two conflicting commits
-  // of one path from one node within one second get the SAME name, and the FSM writes the second over the
-  // first, so the first writer's bytes are gone although it was told "kept as <copy>". The fix belongs in
-  // FileFSM.applyPut (choose the next free name, deterministically, when the target holds other content).
-  // `test.failing` passes while the gap exists and will flag the day it is fixed.
-  test.failing("two conflicting CLOSEs from one node in one second both keep their bytes", async () => {
+describe("conflict naming (file-fsm.ts)", () => {
+  // Two conflicting commits of one path from one node within one second once got the same copy name and
+  // the second overwrote the first. The FSM now picks the next free name (…-node-2.ext), identically on
+  // every node.
+  test("two conflicting CLOSEs from one node in one second both keep their bytes", async () => {
     const s = await startFileApi(c.nodes[0]!.backend, { port: 0, now: () => 1_800_000_000_000 });
     extra.push(s);
     const [a, b, w] = await Promise.all([0, 1, 2].map(() => FileApiClient.connect(s.address)));
