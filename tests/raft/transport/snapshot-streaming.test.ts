@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { createHash } from "node:crypto";
 import path from "node:path";
 import { ConnectionLostError, RemoteError } from "../../../src/raft/transport/errors.ts";
 import { emptyConfState, emptyMessage, type Message } from "../../../src/raft/types.ts";
