@@ -10,8 +10,9 @@ type ProposalResult = "ok" | "not_leader" | "lost" | "error";
 
 /**
  * One node's metrics: a prom-client registry of its own (several nodes can share a process in tests),
- * counters fed by the node's event stream, gauges read from the node at scrape time. Every series
- * carries node="<id>".
+ * counters fed by the node's event stream, gauges read from the node at scrape time. Series carry no
+ * node label (the scraper labels its targets, as Prometheus convention has it); pickbox_node_info names
+ * the node.
  */
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -26,8 +27,13 @@ export class NodeMetrics {
     private readonly now: () => number = Date.now,
   ) {
     this.stats = new ReplicationStats(now);
-    this.registry.setDefaultLabels({ node: node.options.nodeId });
     const registers = [this.registry];
+    new Gauge({
+      name: "pickbox_node_info",
+      help: "Always 1; names the node this endpoint belongs to",
+      labelNames: ["node"],
+      registers,
+    }).set({ node: node.options.nodeId }, 1);
 
     this.proposals = new Counter({
       name: "pickbox_raft_proposals_total",
