@@ -18,6 +18,7 @@ export const TMP_DIR = `${STATE_DIR_NAME}/tmp`;
 
 export class Materializer {
   private tmpSeq = 0;
+  private tmpReady = false;
   /** Directories whose entries changed since the last syncDirs(): fsynced once per batch, not per file. */
   private readonly dirtyDirs = new Set<string>();
   readonly tmpDir: string;
@@ -47,10 +48,27 @@ export class Materializer {
     mode: number,
     mtimeMs: number,
   ): Promise<DiskStat> {
-    const abs = await this.resolve(rel);
-    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+    const tmp = await this.stage(data, mode, mtimeMs);
+    return this.placeStaged(rel, tmp);
+  }
+
+  /**
+   * Writes bytes to a durable temp file (fsynced, with mode and mtime) without placing it anywhere.
+   * Staging does not depend on any decision, so a batch's files can be staged in parallel and their
+   * fsyncs overlap; placeStaged then renames them in log order. discardStaged removes unused ones.
+   */
+  async stage(data: AsyncIterable<Uint8Array>, mode: number, mtimeMs: number): Promise<string> {
+    if (!this.tmpReady) {
+      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+      this.tmpReady = true;
+    }
     const tmp = path.join(this.tmpDir, `w-${process.pid}-${++this.tmpSeq}`);
-    const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
+    const fh = await open(tmp, flags, 0o600).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 }); // someone removed it meanwhile
+      return open(tmp, flags, 0o600);
+    });
     try {
       for await (const piece of data) {
         let off = 0;
@@ -68,7 +86,14 @@ export class Materializer {
       throw e;
     }
     await fh.close();
+    return tmp;
+  }
+
+  /** Atomically puts a staged temp file at `rel` (the caller has checked whatever stood there). */
+  async placeStaged(rel: string, tmp: string): Promise<DiskStat> {
+    let abs: string;
     try {
+      abs = await this.resolve(rel);
       await rename(tmp, abs);
     } catch (e) {
       await unlink(tmp).catch(() => {});
@@ -78,6 +103,10 @@ export class Materializer {
     const st = await statAbs(abs);
     if (!st) throw new Error(`file ${rel} vanished right after it was written`);
     return st;
+  }
+
+  async discardStaged(tmp: string): Promise<void> {
+    await unlink(tmp).catch(() => {});
   }
 
   /** Sets mode and mtime of an existing file whose bytes are already right. */
