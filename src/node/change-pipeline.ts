@@ -119,6 +119,11 @@ export class ChangePipeline<C> {
     }
   }
 
+  private retryLater(p: string): void {
+    const t = setTimeout(() => this.markDirty([p]), this.o.retryDelayMs ?? 500);
+    t.unref?.();
+  }
+
   private async scanAll(paths: string[]): Promise<({ command: C; missingChunks: string[] } | null)[]> {
     const out: ({ command: C; missingChunks: string[] } | null)[] = new Array(paths.length).fill(null);
     let next = 0;
@@ -128,8 +133,11 @@ export class ChangePipeline<C> {
         try {
           out[i] = await this.o.scanner.scan(paths[i]!);
         } catch (err) {
+          // E.g. the file changed while it was read (an editor still writing): look again shortly,
+          // rather than waiting for the periodic reconcile.
           this.o.onError?.(paths[i]!, err);
           out[i] = null;
+          this.retryLater(paths[i]!);
         }
       }
     };

@@ -1,0 +1,129 @@
+import { describe, expect, test } from "bun:test";
+import { ChangePipeline } from "../../src/node/change-pipeline.ts";
+
+interface Cmd {
+  path: string;
+  version: number;
+}
+
+/** A proposal sink the test releases by hand, so "in flight" is a state the test controls. */
+class ManualProposer {
+  readonly proposals: Cmd[][] = [];
+  private releases: (() => void)[] = [];
+  failNext = 0;
+
+  propose = (data: Uint8Array): Promise<void> => {
+    const cmds = JSON.parse(new TextDecoder().decode(data)) as Cmd[];
+    if (this.failNext > 0) {
+      this.failNext--;
+      return Promise.reject(new Error("leader changed"));
+    }
+    this.proposals.push(cmds);
+    return new Promise((r) => this.releases.push(r));
+  };
+
+  releaseAll(): void {
+    const rs = this.releases;
+    this.releases = [];
+    for (const r of rs) r();
+  }
+
+  get inFlight(): number {
+    return this.releases.length;
+  }
+}
+
+function pipeline(
+  scan: (p: string) => Promise<{ command: Cmd; missingChunks: string[] } | null>,
+  proposer: ManualProposer,
+) {
+  return new ChangePipeline<Cmd>({
+    scanner: { scan },
+    encode: (cmds) => new TextEncoder().encode(JSON.stringify(cmds)),
+    propose: proposer.propose,
+    pushChunks: async () => {},
+    maxInFlightBatches: 1,
+    retryDelayMs: 1,
+  });
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await Bun.sleep(1);
+  }
+}
+
+describe("ChangePipeline", () => {
+  test("changes that pile up while a proposal is in flight go out together in the next one", async () => {
+    const versions = new Map<string, number>();
+    const proposer = new ManualProposer();
+    const p = pipeline(
+      async (path) => ({ command: { path, version: versions.get(path) ?? 0 }, missingChunks: [] }),
+      proposer,
+    );
+    p.markDirty(["first"]);
+    await until(() => proposer.inFlight === 1, "first proposal");
+    p.markDirty(Array.from({ length: 100 }, (_, i) => `f${i}`));
+    proposer.releaseAll();
+    await until(() => proposer.proposals.length === 2, "second proposal");
+    expect(proposer.proposals[1]!.length).toBe(100); // one entry, not a hundred
+    proposer.releaseAll();
+    await p.idle();
+  });
+
+  test("a path is never in two proposals at once; a change made meanwhile is proposed after", async () => {
+    const versions = new Map<string, number>([["a.txt", 1]]);
+    const proposer = new ManualProposer();
+    const p = pipeline(
+      async (path) => ({ command: { path, version: versions.get(path)! }, missingChunks: [] }),
+      proposer,
+    );
+    p.markDirty(["a.txt"]);
+    await until(() => proposer.inFlight === 1, "v1 proposed");
+    versions.set("a.txt", 2);
+    p.markDirty(["a.txt"]);
+    await Bun.sleep(10);
+    expect(proposer.proposals.length).toBe(1); // v2 waits for v1 to be acknowledged
+    proposer.releaseAll();
+    await until(() => proposer.proposals.length === 2, "v2 proposed");
+    expect(proposer.proposals.map((b) => b[0]!.version)).toEqual([1, 2]);
+    proposer.releaseAll();
+    await p.idle();
+  });
+
+  test("a failed proposal is retried: nothing is lost", async () => {
+    const proposer = new ManualProposer();
+    proposer.failNext = 2;
+    const p = pipeline(async (path) => ({ command: { path, version: 1 }, missingChunks: [] }), proposer);
+    p.markDirty(["keep-me.txt"]);
+    await until(() => proposer.proposals.length === 1, "proposal after two failures");
+    expect(proposer.proposals[0]![0]!.path).toBe("keep-me.txt");
+    proposer.releaseAll();
+    await p.idle();
+  });
+
+  test("a scan that fails (file changing while read) is retried without waiting for a reconcile", async () => {
+    let attempts = 0;
+    const proposer = new ManualProposer();
+    const p = pipeline(async (path) => {
+      attempts++;
+      if (attempts === 1) throw new Error("changed while it was scanned");
+      return { command: { path, version: 1 }, missingChunks: [] };
+    }, proposer);
+    p.markDirty(["busy.log"]);
+    await until(() => proposer.proposals.length === 1, "proposal after the retried scan");
+    expect(attempts).toBe(2);
+    proposer.releaseAll();
+    await p.idle();
+  });
+
+  test("echoes (scanner returns null) produce no proposal at all", async () => {
+    const proposer = new ManualProposer();
+    const p = pipeline(async () => null, proposer);
+    p.markDirty(["x", "y", "z"]);
+    await p.idle();
+    expect(proposer.proposals).toEqual([]);
+  });
+});
