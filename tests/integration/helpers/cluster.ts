@@ -94,6 +94,8 @@ export interface NodeHandle {
   adminPort: number;
   monitorPort: number;
   clientPort: number;
+  /** Shared by every node of the cluster (one dashboard per host: the first node to bind it serves). */
+  dashboardPort: number;
   folder: string;
   proc: Subprocess | null;
   args: string[];
@@ -134,7 +136,9 @@ export class TestCluster {
 
   private async launch(): Promise<void> {
     for (let i = 0; i < this.o.size; i++) {
-      const [raftPort, adminPort, monitorPort, clientPort, dashboardPort] = await freePorts(5);
+      const [raftPort, adminPort, monitorPort, clientPort, ownDashboardPort] = await freePorts(5);
+      // One dashboard per host: every node gets node1's port, as the scripts give every node 8080.
+      const dashboardPort = this.nodes[0]?.dashboardPort ?? ownDashboardPort!;
       const id = `node${i + 1}`;
       const args = [
         "node",
@@ -164,6 +168,7 @@ export class TestCluster {
         adminPort: adminPort!,
         monitorPort: monitorPort!,
         clientPort: clientPort!,
+        dashboardPort,
         folder: path.join(this.dataDir, id),
         proc: null,
         args,
