@@ -20,6 +20,8 @@ export interface FileApiBackend {
   getEntry(path: string): IndexEntry | undefined;
   /** Live entries whose path starts with `prefix` (all when empty), in path order. */
   listEntries(prefix: string): IndexEntry[];
+  /** True when the chunk is known to be replicated (a committed file refers to it), so a new version
+   * naming it need not carry or push its bytes. Being in this node's store alone is not enough. */
   hasChunk(hash: string): boolean;
   /** Verified bytes of a stored chunk, or null when this node does not have it. */
   readChunk(hash: string): Promise<Uint8Array | null>;

@@ -75,7 +75,7 @@ export class NodeFileApiBackend implements FileApiBackend {
   }
 
   hasChunk(hash: string): boolean {
-    return this.node.chunks.has(hash);
+    return this.node.index.isChunkReferenced(hash);
   }
 
   readChunk(hash: string): Promise<Uint8Array | null> {

@@ -27,6 +27,15 @@ import { NodeEvents } from "./node-events.ts";
 import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
 import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
 
+/** Chunks asked for in one request: at most 64 x 256 KiB (the chunker's maximum) = 16 MiB per reply. */
+const FETCH_GROUP = 64;
+
+function chunked<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
 /** What a node says about itself (peer RPC "status", admin STATUS, monitor, TUI). */
 export interface NodeStatus {
   node: string;
@@ -318,10 +327,15 @@ export class PickboxNode {
         await this.chunks.putMany(req.chunks);
         return true;
       case "getChunks": {
+        // At most ~32 MiB per reply (whatever a peer asks for): the asker loops for the rest.
         const found: Chunk[] = [];
+        let bytes = 0;
         for (const h of req.hashes) {
           const data = await this.chunks.get(h);
-          if (data) found.push({ hash: h, data });
+          if (!data) continue;
+          found.push({ hash: h, data });
+          bytes += data.length;
+          if (bytes >= 32 * 1024 * 1024) break;
         }
         return found;
       }
@@ -389,94 +403,98 @@ export class PickboxNode {
     }
   }
 
-  /** Store chunks locally and on a majority of members before an entry naming them is proposed. */
+  /**
+   * Chunks stored locally must be durable on a majority of voters before an entry naming them is
+   * proposed. Streams in ~8 MiB batches (memory stays bounded whatever the file size), each batch sent
+   * to every member at once; members that fail are skipped (they fetch at apply time) as long as a
+   * quorum of voters still holds every batch.
+   */
   private async pushChunks(hashes: string[]): Promise<void> {
-    const chunks: Chunk[] = [];
+    const self = this.options.nodeId;
+    const cs = this.raft.members();
+    const others = [...cs.voters, ...cs.learners].filter((id) => id !== self);
+    const quorum = Math.floor(cs.voters.length / 2) + 1;
+    const selfVotes = cs.voters.includes(self) ? 1 : 0;
+    const failed = new Set<string>();
+    const ackingVoters = () => selfVotes + cs.voters.filter((id) => id !== self && !failed.has(id)).length;
+    let batch: Chunk[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const b = batch;
+      batch = [];
+      bytes = 0;
+      await Promise.all(
+        others
+          .filter((id) => !failed.has(id))
+          .map(async (id) => {
+            try {
+              const address = cs.addresses[id];
+              if (!address) throw new Error(`no address for ${id}`);
+              await this.transport.request(address, { t: "putChunks", chunks: b }, 60_000);
+            } catch (err) {
+              failed.add(id);
+              this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)");
+            }
+          }),
+      );
+      if (ackingVoters() < quorum) {
+        throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
+      }
+    };
     for (const h of new Set(hashes)) {
       const data = await this.chunks.get(h);
       if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
-      chunks.push({ hash: h, data });
+      batch.push({ hash: h, data });
+      bytes += data.length;
+      if (bytes >= 8 * 1024 * 1024) await flush();
     }
-    const cs = this.raft.members();
-    const others = [...cs.voters, ...cs.learners].filter((id) => id !== this.options.nodeId);
-    const quorum = Math.floor(cs.voters.length / 2) + 1;
-    let acks = cs.voters.includes(this.options.nodeId) ? 1 : 0;
-    if (acks >= quorum && others.length === 0) return;
-    // Batches of ~8 MiB keep each frame far below the transport's limit.
-    const batches: Chunk[][] = [];
-    let cur: Chunk[] = [];
-    let bytes = 0;
-    for (const c of chunks) {
-      if (bytes + c.data.length > 8 * 1024 * 1024 && cur.length > 0) {
-        batches.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(c);
-      bytes += c.data.length;
-    }
-    if (cur.length > 0) batches.push(cur);
-    await new Promise<void>((resolve, reject) => {
-      let pending = others.length;
-      let done = false;
-      if (acks >= quorum) {
-        done = true;
-        resolve();
-      }
-      for (const id of others) {
-        const address = cs.addresses[id];
-        const voter = cs.voters.includes(id);
-        void (async () => {
-          try {
-            if (!address) throw new Error(`no address for ${id}`);
-            for (const b of batches)
-              await this.transport.request(address, { t: "putChunks", chunks: b }, 60_000);
-            if (voter) acks++;
-          } catch (err) {
-            this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)");
-          } finally {
-            pending--;
-            if (!done && acks >= quorum) {
-              done = true;
-              resolve();
-            } else if (!done && pending === 0) {
-              done = true;
-              reject(new Error(`chunks reached ${acks} of ${quorum} needed voters`));
-            }
-          }
-        })();
-      }
-    });
+    await flush();
+    if (ackingVoters() < quorum)
+      throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
   }
 
-  /** A chunk named by an entry is missing here (we were down when it was pushed): fetch it from a peer. */
+  /**
+   * A chunk named by a committed entry is missing here (we were down when it was pushed, or the push
+   * reached only a quorum): fetch it from a peer, in bounded groups (a response frame stays far below
+   * the transport's limit). Keeps trying until it succeeds or the node stops: the apply cannot skip an
+   * entry, and giving up would stop the node over what is only an availability problem.
+   */
   private async fetchChunks(hashes: string[], origin: string): Promise<Chunk[]> {
-    const cs = this.raft.members();
-    const order = [origin, ...cs.voters, ...cs.learners].filter(
-      (id, i, a) => id !== this.options.nodeId && a.indexOf(id) === i,
-    );
     const want = new Set(hashes);
     const got: Chunk[] = [];
-    for (let attempt = 0; attempt < 50 && want.size > 0 && !this.stopped; attempt++) {
+    let delay = 100;
+    for (let attempt = 1; want.size > 0; attempt++) {
+      if (this.stopped) throw new Error("node stopped while fetching chunks");
+      const cs = this.raft.members();
+      const order = [origin, ...cs.voters, ...cs.learners].filter(
+        (id, i, a) => id !== this.options.nodeId && a.indexOf(id) === i,
+      );
       for (const id of order) {
         const address = cs.addresses[id];
-        if (!address || want.size === 0) continue;
-        try {
-          const found = (await this.transport.request(
-            address,
-            { t: "getChunks", hashes: [...want] },
-            60_000,
-          )) as Chunk[];
-          for (const c of found) {
-            if (want.delete(c.hash)) got.push(c);
+        if (!address) continue;
+        for (const group of chunked([...want], FETCH_GROUP)) {
+          try {
+            const found = (await this.transport.request(
+              address,
+              { t: "getChunks", hashes: group },
+              60_000,
+            )) as Chunk[];
+            for (const c of found) if (want.delete(c.hash)) got.push(c);
+          } catch (err) {
+            this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");
+            break;
           }
-        } catch (err) {
-          this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");
         }
+        if (want.size === 0) break;
       }
-      if (want.size > 0) await new Promise((r) => setTimeout(r, 200));
+      if (want.size > 0) {
+        if (attempt % 10 === 1)
+          this.log.warn({ missing: want.size, attempt }, "chunks not available from any peer yet; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
     }
-    if (want.size > 0) throw new Error(`could not fetch ${want.size} chunk(s) from any peer`);
     return got;
   }
 

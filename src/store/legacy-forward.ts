@@ -85,7 +85,8 @@ export async function legacyForwardToCommand(
 
   const chunker = new StreamingChunker();
   const all = [...chunker.push(bytes), ...chunker.finish()];
-  const fresh = dedupe(all.filter((c) => !d.chunks.has(c.hash)));
+  // A chunk is known cluster-wide only when a committed file refers to it (not merely stored here).
+  const fresh = dedupe(all.filter((c) => !d.index.isChunkReferenced(c.hash)));
   const freshBytes = fresh.reduce((n, c) => n + c.data.length, 0);
   let inline: InlineChunk[] = [];
   let missingChunks: string[] = [];

@@ -117,7 +117,9 @@ export class LocalScanner {
       hasher.update(c.data);
       size += c.data.length;
       hashes.push(c.hash);
-      if (seen.has(c.hash) || store.has(c.hash)) continue;
+      // Only a chunk a committed file refers to is known to be on a quorum; one merely in the local store
+      // (e.g. left by a scan that raced a writer) must still travel with this change.
+      if (seen.has(c.hash) || index.isChunkReferenced(c.hash)) continue;
       seen.add(c.hash);
       if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
         inline.push({ hash: c.hash, data: c.data });

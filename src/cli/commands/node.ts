@@ -1,7 +1,7 @@
 import type { Command } from "commander";
+import { canRunTui, runNodeTui } from "../../../tui/run-tui.tsx";
 import { derivePorts, type NodeOptions } from "../../node/node-options.ts";
 import { PickboxNode } from "../../node/pickbox-node.ts";
-import { canRunTui, runNodeTui } from "../../../tui/run-tui.tsx";
 import { intOption } from "../parse.ts";
 
 interface NodeFlags {
@@ -74,7 +74,11 @@ function addNodeCommand(
       5,
     )
     .option("--folder <dir>", "use this folder for the node instead of <data-dir>/<node-id>")
-    .option("--snapshot-threshold <n>", "snapshot the state and compact the log every n applied entries", intOption)
+    .option(
+      "--snapshot-threshold <n>",
+      "snapshot the state and compact the log every n applied entries",
+      intOption,
+    )
     .option("--no-tui", "plain structured logs on stderr instead of the terminal UI")
     .addHelpText(
       "after",
