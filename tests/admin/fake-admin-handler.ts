@@ -101,7 +101,13 @@ export class FakeAdminHandler implements AdminHandler {
 
   async cluster(): Promise<Record<string, unknown>[]> {
     return [
-      { id: "node1", voter: true, address: "127.0.0.1:8001", status: { role: "leader", term: 3 }, error: null },
+      {
+        id: "node1",
+        voter: true,
+        address: "127.0.0.1:8001",
+        status: { role: "leader", term: 3 },
+        error: null,
+      },
       { id: "node2", voter: false, address: "127.0.0.1:8002", status: null, error: "connection refused" },
     ];
   }

@@ -32,7 +32,14 @@ describe("bad input against a running node", () => {
   }
 
   test("hostile paths are refused before they reach the log", async () => {
-    for (const p of ["../../x", "../outside.txt", "/etc/passwd", ".pickbox/state.db", "a/../../b", "escape/evil.txt"]) {
+    for (const p of [
+      "../../x",
+      "../outside.txt",
+      "/etc/passwd",
+      ".pickbox/state.db",
+      "a/../../b",
+      "escape/evil.txt",
+    ]) {
       const reply = await admin(port, forward({ op: "write", path: p, data: b64("pwned") }));
       expect(reply.startsWith("ERROR: ")).toBe(true);
       expect(reply.endsWith("\n")).toBe(true);
@@ -84,7 +91,11 @@ describe("bad input against a running node", () => {
 
   test("a large FORWARD (3 MiB, far past the original's 4096-byte read) is applied whole", async () => {
     const big = Buffer.alloc(3 * 1024 * 1024, "z");
-    const reply = await admin(port, forward({ op: "write", path: "big/forwarded.bin", data: big.toString("base64") }), 30_000);
+    const reply = await admin(
+      port,
+      forward({ op: "write", path: "big/forwarded.bin", data: big.toString("base64") }),
+      30_000,
+    );
     expect(reply).toBe("OK\n");
     const onDisk = await Bun.file(path.join(c.folder(0), "big/forwarded.bin")).arrayBuffer();
     expect(Buffer.from(onDisk).equals(big)).toBe(true);
@@ -93,11 +104,14 @@ describe("bad input against a running node", () => {
   test("`echo STATUS | nc` prints the node's status (the real netcat)", async () => {
     const nc = Bun.which("nc");
     if (!nc) {
-      if (process.env.CI) throw new Error("nc (netcat-openbsd) is required in CI: scripts/ensure_tools.sh installs it");
+      if (process.env.CI)
+        throw new Error("nc (netcat-openbsd) is required in CI: scripts/ensure_tools.sh installs it");
       console.warn("skipping: nc is not installed");
       return;
     }
-    const proc = Bun.spawn(["bash", "-c", `echo STATUS | timeout 5 nc 127.0.0.1 ${port}`], { stdout: "pipe" });
+    const proc = Bun.spawn(["bash", "-c", `echo STATUS | timeout 5 nc 127.0.0.1 ${port}`], {
+      stdout: "pipe",
+    });
     const out = await new Response(proc.stdout).text();
     expect(await proc.exited).toBe(0);
     const st = parseKeyValues(out);
