@@ -4,6 +4,7 @@ import type { LegacyForwardCommand } from "../admin/admin-handler.ts";
 import { AdminServer } from "../admin/admin-server.ts";
 import { NodeFileApiBackend } from "../fileapi/node-backend.ts";
 import { type FileApiServer, startFileApi } from "../fileapi/server.ts";
+import { type Monitoring, startMonitoring } from "../monitor/start-monitoring.ts";
 import { NotLeaderError, RaftNode } from "../raft/driver/raft-node.ts";
 import { FileSnapshotStore } from "../raft/storage/file-snapshot-store.ts";
 import { SqliteRaftStorage } from "../raft/storage/sqlite-raft-storage.ts";
@@ -93,6 +94,7 @@ export class PickboxNode {
   private forwarder!: Forwarder;
   private admin!: AdminServer;
   private fileApi?: FileApiServer;
+  private monitoring: Monitoring | null = null;
   private stopped = false;
   private readonly deferredScans = new Set<string>();
   raftAddress = "";
@@ -166,6 +168,7 @@ export class PickboxNode {
       handler: new NodeAdminHandler(this),
     });
     this.adminAddress = await this.admin.listen();
+    this.monitoring = await startMonitoring(this);
     this.fileApi = await startFileApi(
       new NodeFileApiBackend(this, {
         propose: (d) => this.forwarder.propose(d),
@@ -248,6 +251,7 @@ export class PickboxNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.monitoring?.close();
     this.pipeline?.close();
     await this.watcher?.close();
     await this.admin?.close();

@@ -42,8 +42,12 @@ for (const size of [3, 5]) {
 
       writeFileSync(on(3, "created.txt"), "modified elsewhere\n");
       appendFileSync(on(4, "binary.bin"), "tail");
-      await waitText(on(0, "created.txt"), (b) => b.toString() === "modified elsewhere\n");
-      await waitText(on(1, "binary.bin"), (b) => b.length === bin.length + 4);
+      // Every node must have the append before another one truncates: otherwise the two edits are
+      // concurrent, and one of them (correctly) becomes a conflict copy.
+      for (let i = 0; i < size; i++) {
+        await waitText(on(i, "created.txt"), (b) => b.toString() === "modified elsewhere\n");
+        await waitText(on(i, "binary.bin"), (b) => b.length === bin.length + 4);
+      }
 
       truncateSync(on(size - 1, "binary.bin"), 1000);
       await waitText(on(0, "binary.bin"), (b) => b.length === 1000);
