@@ -9,6 +9,8 @@ import type { Entry, SnapshotMeta } from "./types.ts";
 export interface FSM {
   /** Apply one committed entry; the result is handed back to whoever proposed it on this node. */
   apply(entry: Entry): Promise<unknown> | unknown;
+  /** Optional: apply consecutive committed entries in one go (same results as one by one, cheaper). */
+  applyMany?(entries: Entry[]): Promise<unknown[]>;
   /** Capture a point-in-time view cheaply; persisting may then run concurrently with new applies. */
   snapshot(): Promise<FSMSnapshot> | FSMSnapshot;
   /** Replace all state with the snapshot's (e.g. after InstallSnapshot). */

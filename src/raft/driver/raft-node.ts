@@ -368,9 +368,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     void (async () => {
       try {
         while (!this.stopped && this.applyQueue.length > 0) {
-          const item = this.applyQueue.shift()!;
-          if (item.kind === "snapshot") await this.installSnapshot(item.meta);
-          else await this.applyEntry(item.entry);
+          const item = this.applyQueue[0]!;
+          if (item.kind === "snapshot") {
+            this.applyQueue.shift();
+            await this.installSnapshot(item.meta);
+          } else {
+            await this.applyEntries(this.takeEntryRun());
+          }
           this.releaseApplyWaiters();
           await this.maybeSnapshot();
         }
@@ -396,15 +400,40 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.emit("confChange", this.confState);
   }
 
-  private async applyEntry(e: Entry): Promise<void> {
-    if (e.index <= this.applied) return;
-    let result: unknown;
+  /** Consecutive queued entries (up to ~128 or 32 MiB), so the FSM can apply them as one batch. */
+  private takeEntryRun(): Entry[] {
+    const run: Entry[] = [];
+    let bytes = 0;
+    while (run.length < 128 && bytes < 32 * 1024 * 1024) {
+      const next = this.applyQueue[0];
+      if (next?.kind !== "entry") break;
+      this.applyQueue.shift();
+      run.push(next.entry);
+      bytes += next.entry.data.length;
+    }
+    return run;
+  }
+
+  private async applyEntries(entries: Entry[]): Promise<void> {
     const { fsm } = this.opts;
-    if (e.type === EntryType.Normal && e.data.length > 0 && e.index > fsm.appliedIndex())
-      result = await fsm.apply(e);
-    this.applied = e.index;
-    this.proposals.settle(e.index, e.term, result);
-    this.emit("applied", e, result);
+    const fresh = entries.filter((e) => e.index > this.applied);
+    const forFsm = fresh.filter(
+      (e) => e.type === EntryType.Normal && e.data.length > 0 && e.index > fsm.appliedIndex(),
+    );
+    const results = new Map<number, unknown>();
+    if (forFsm.length > 1 && fsm.applyMany) {
+      const rs = await fsm.applyMany(forFsm);
+      forFsm.forEach((e, i) => {
+        results.set(e.index, rs[i]);
+      });
+    } else {
+      for (const e of forFsm) results.set(e.index, await fsm.apply(e));
+    }
+    for (const e of fresh) {
+      this.applied = e.index;
+      this.proposals.settle(e.index, e.term, results.get(e.index));
+      this.emit("applied", e, results.get(e.index));
+    }
   }
 
   private updateSoftState(ss: SoftState): void {
