@@ -27,6 +27,8 @@ import { readSnapshot, writeSnapshot } from "./snapshot-codec.ts";
 import { compareClocks, incrementClock, mergeClocks, type VectorClock } from "./vector-clock.ts";
 
 export const APPLIED_INDEX_KEY = "appliedIndex";
+/** How long a replaced file's inode is watched for late writes before it is dropped. */
+const RETIRE_GRACE_MS = 3000;
 /** Files of one batch written and fsynced at once (overlapping fsyncs is most of the batch speed-up). */
 const STAGE_CONCURRENCY = 16;
 export const DEFAULT_DIR_MODE = 0o755;
@@ -567,11 +569,48 @@ export class FileFSM implements FSM {
     }
     const tmp = this.staged.get(cmd);
     if (tmp !== undefined) this.staged.delete(cmd);
+    // The old file was checked above, but a writer may open it between that check and the swap.
+    const held = disk?.kind === "file" ? await this.mat.holdOld(target) : null;
     const st =
       tmp !== undefined
         ? await this.mat.placeStaged(target, tmp)
         : await this.mat.writeFile(target, this.chunkBytes(cmd.chunks, cmd.inline), cmd.mode, cmd.mtimeMs);
+    if (held && disk) await this.watchReplaced(held, target, disk);
     return { stat: localStat(st), wrote: true };
+  }
+
+  /**
+   * Nothing a user wrote is lost even when the write races an apply: the replaced (or deleted) inode
+   * is kept aside and looked at now and once more after RETIRE_GRACE_MS. If its size or mtime moved
+   * since it was checked, someone wrote into it: it goes back into the folder as a conflict copy
+   * (an ordinary new local file, which the scanner proposes). Otherwise it is dropped.
+   */
+  private async watchReplaced(held: string, rel: string, checked: DiskStat): Promise<void> {
+    const inspect = async (final: boolean): Promise<boolean> => {
+      const now = await this.mat.statHeld(held);
+      if (!now) return true;
+      if (now.size !== checked.size || now.mtimeMs !== checked.mtimeMs) {
+        await this.rescueHeld(held, rel, now);
+        return true;
+      }
+      if (final) await this.mat.dropHeld(held);
+      return final;
+    };
+    if (await inspect(false)) return;
+    const timer = setTimeout(() => {
+      void inspect(true).catch(() => {});
+    }, RETIRE_GRACE_MS);
+    timer.unref?.();
+  }
+
+  private async rescueHeld(held: string, rel: string, st: DiskStat): Promise<void> {
+    for (let n = 1; n < 1000; n++) {
+      const name = conflictName(rel, Math.max(0, Math.floor(st.mtimeMs)), this.d.nodeId, n);
+      if ((await this.mat.stat(name)) !== null || this.d.index.get(name)?.deleted === false) continue;
+      await this.mat.restoreHeld(held, name);
+      this.emit({ type: "local-edit-preserved", index: this.applied, applyMs: 0, path: rel, movedTo: name });
+      return;
+    }
   }
 
   /**
@@ -611,7 +650,9 @@ export class FileFSM implements FSM {
       await this.moveAside(p, disk, txn);
       return { stat: null, wrote: true };
     }
+    const held = await this.mat.holdOld(p);
     await this.mat.removeFile(p);
+    if (held) await this.watchReplaced(held, p, disk);
     return { stat: null, wrote: true };
   }
 

@@ -2,7 +2,7 @@
 // fsync of the directory), deletes and directories, always confined to the folder. Knows nothing of
 // clocks or the log; the FSM decides, this writes.
 import { constants } from "node:fs";
-import { chmod, lstat, mkdir, open, rename, rm, rmdir, unlink, utimes } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, rename, rm, rmdir, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { normalizeRelPath, resolveInside, STATE_DIR_NAME } from "./paths.ts";
 
@@ -143,6 +143,44 @@ export class Materializer {
 
   async chmodDir(rel: string, mode: number): Promise<void> {
     await chmod(await this.resolve(rel), mode & 0o7777);
+  }
+
+  /**
+   * Keeps the inode currently at `rel` reachable under .pickbox/tmp (a hard link; the path itself is
+   * untouched) before it is replaced or deleted. A writer that opened the file just before the swap
+   * writes into that inode; the caller inspects it afterwards and rescues such writes. Null when
+   * nothing is there.
+   */
+  async holdOld(rel: string): Promise<string | null> {
+    const abs = await this.resolve(rel);
+    if (!this.tmpReady) {
+      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
+      this.tmpReady = true;
+    }
+    const held = path.join(this.tmpDir, `old-${process.pid}-${++this.tmpSeq}`);
+    try {
+      await link(abs, held);
+      return held;
+    } catch (e) {
+      if (code(e) === "ENOENT") return null;
+      throw e;
+    }
+  }
+
+  async statHeld(held: string): Promise<DiskStat | null> {
+    return statAbs(held);
+  }
+
+  /** Puts a held inode back into the folder at `rel` (which must not exist). */
+  async restoreHeld(held: string, rel: string): Promise<void> {
+    const abs = await this.resolve(rel);
+    if (await statAbs(abs)) throw new Error(`cannot restore to ${rel}: it exists`);
+    await rename(held, abs);
+    this.dirChanged(path.dirname(abs));
+  }
+
+  async dropHeld(held: string): Promise<void> {
+    await unlink(held).catch(() => {});
   }
 
   /** Removes a file (missing is fine). */
