@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import "./terminal-env.ts"; // must stay first: see the file
 import { buildProgram } from "./program.ts";
 
 const program = buildProgram();
