@@ -354,6 +354,13 @@ export class PickboxNode {
 
   /** Membership changes go to the leader; any member can take the request and relay it. */
   async addMember(id: string, address: string, learner: boolean): Promise<string> {
+    // Ids and addresses end up in every node's configuration, logs, STATUS and dashboards: refuse junk.
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) {
+      throw new Error(`invalid node id ${JSON.stringify(id)}: use 1-64 letters, digits, '_' or '-'`);
+    }
+    if (!/^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(address) && !/^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/.test(address)) {
+      throw new Error(`invalid address ${JSON.stringify(address)}: expected host:port`);
+    }
     if (!this.raft.isLeader)
       return this.relayToLeader({ t: "addMember", id, address, learner }) as Promise<string>;
     const cs = this.raft.members();

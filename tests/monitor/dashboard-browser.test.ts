@@ -152,28 +152,22 @@ describe.skipIf(!pw || !chromiumPath)("dashboard in headless Chromium", () => {
     expect(pageErrors).toEqual([]);
   }, 60_000);
 
-  test("hostile file names, member ids and addresses show as text and never run", async () => {
+  test("hostile file names show as text and never run; hostile member ids and addresses are refused", async () => {
     writeFileSync(path.join(c.handle(1).folder, HOSTILE_FILE), "x\n");
-    // The admin port takes any id and address (it validates neither); if it ever refuses the hostile id,
-    // a plain id still carries the hostile address.
-    let id = HOSTILE_ID;
-    let reply = await admin(c.handle(0).adminPort, `ADD_LEARNER ${HOSTILE_ID} ${HOSTILE_ADDR}`);
-    if (reply.startsWith("ERROR")) {
-      id = "evil";
-      reply = await admin(c.handle(0).adminPort, `ADD_LEARNER ${id} ${HOSTILE_ADDR}`);
-    }
-    expect(reply).toBe("OK\n");
+    // Member ids and addresses are validated where they enter the cluster, so markup never gets that far.
+    expect(await admin(c.handle(0).adminPort, `ADD_LEARNER ${HOSTILE_ID} 127.0.0.1:1`)).toMatch(
+      /^ERROR: invalid node id/,
+    );
+    expect(await admin(c.handle(0).adminPort, `ADD_LEARNER evil ${HOSTILE_ADDR}`)).toMatch(
+      /^ERROR: invalid address/,
+    );
 
     await page.waitForFunction(
-      (o: { file: string; id: string; addr: string }) => {
+      (o: { file: string }) => {
         const paths = [...document.querySelectorAll("#events tbody td.path")].map((td) => td.textContent);
-        const row = [...document.querySelectorAll("#nodes tbody tr")].find(
-          (r) => r.getAttribute("data-node") === o.id,
-        );
-        const cells = row ? [...row.querySelectorAll("td")].map((td) => td.textContent) : [];
-        return paths.includes(o.file) && cells.includes(o.addr) && cells[0] === `${o.id} (learner)`;
+        return paths.includes(o.file);
       },
-      { file: HOSTILE_FILE, id, addr: HOSTILE_ADDR },
+      { file: HOSTILE_FILE },
       { timeout: 20_000 },
     );
     const injected = await page.evaluate(
@@ -186,7 +180,7 @@ describe.skipIf(!pw || !chromiumPath)("dashboard in headless Chromium", () => {
       null,
     );
     expect(injected.elements).toBe(0);
-    expect(injected.listText).toContain(`${id} (${HOSTILE_ADDR}) down`);
+    expect(injected.listText.some((t) => t?.includes("svg") || t?.includes("script"))).toBe(false);
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-hostile-data.png"), fullPage: true });
     // Give any handler that slipped through a few more polls to fire.
     const polls = await page.evaluate(() => Number(document.body.getAttribute("data-polls")), null);
