@@ -22,7 +22,10 @@ export interface ChangePipelineOptions<C> {
    * larger batch (group commit), instead of each watcher event becoming its own Raft entry. */
   maxInFlightBatches?: number;
   scanConcurrency?: number;
+  /** Wait before retrying after a failed proposal (leader change, outage). */
   retryDelayMs?: number;
+  /** Wait before rescanning a path whose scan failed (usually a file still being written). */
+  scanRetryDelayMs?: number;
   onError?: (path: string, err: unknown) => void;
 }
 
@@ -120,7 +123,7 @@ export class ChangePipeline<C> {
   }
 
   private retryLater(p: string): void {
-    const t = setTimeout(() => this.markDirty([p]), this.o.retryDelayMs ?? 500);
+    const t = setTimeout(() => this.markDirty([p]), this.o.scanRetryDelayMs ?? 50);
     t.unref?.();
   }
 

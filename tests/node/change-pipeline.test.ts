@@ -44,6 +44,7 @@ function pipeline(
     pushChunks: async () => {},
     maxInFlightBatches: 1,
     retryDelayMs: 1,
+    scanRetryDelayMs: 1,
   });
 }
 
