@@ -96,6 +96,8 @@ export class PickboxNode {
   private fileApi?: FileApiServer;
   private monitoring: Monitoring | null = null;
   private stopped = false;
+  /** Called once if the node stops itself after an unrecoverable error (the CLI exits non-zero). */
+  onFatal: (err: Error) => void = () => {};
   private readonly deferredScans = new Set<string>();
   raftAddress = "";
   adminAddress = "";
@@ -151,6 +153,8 @@ export class PickboxNode {
       log: (level, msg, fields) => this.log[level]({ ...fields }, msg),
     });
     this.forwarder = new Forwarder({ raft: this.raft, transport: this.transport });
+    // A node whose Raft layer stopped itself must not linger half-alive (admin up, nothing replicating).
+    this.raft.on("failed", (err) => this.onFatal(err));
     this.raft.on("softState", (ss) =>
       this.events.emitRaft({ type: "role", role: ss.role, leader: ss.leader }),
     );

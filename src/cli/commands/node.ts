@@ -133,6 +133,13 @@ async function runNode(options: NodeOptions, tui: boolean): Promise<void> {
     await node.stop();
     process.exit(0);
   };
+  node.onFatal = (err) => {
+    node.log.fatal({ err: String(err) }, "node stopped after an unrecoverable error");
+    process.stderr.write(
+      `pickbox node ${options.nodeId}: stopped after an unrecoverable error: ${err.message}\n`,
+    );
+    void node.stop().finally(() => process.exit(1));
+  };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   await node.start();

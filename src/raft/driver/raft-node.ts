@@ -56,6 +56,8 @@ export interface RaftNodeEvents {
   applied: [Entry, unknown];
   confChange: [ConfState];
   snapshot: [SnapshotMeta];
+  /** The node stopped itself after an unrecoverable error; the process should exit. */
+  failed: [Error];
 }
 
 /**
@@ -319,7 +321,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     } catch (err) {
       this.log("error", "raft ready processing failed; stopping node", { error: String(err) });
       await this.stop();
-      throw err;
+      this.emit("failed", err instanceof Error ? err : new Error(String(err)));
     } finally {
       this.processing = false;
     }
@@ -381,6 +383,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       } catch (err) {
         this.log("error", "applying committed entries failed; stopping node", { error: String(err) });
         await this.stop();
+        this.emit("failed", err instanceof Error ? err : new Error(String(err)));
       } finally {
         this.applying = false;
       }
