@@ -226,6 +226,9 @@ export class PickboxNode {
     const ignore = new IgnoreRules(this.folder);
     this.watcher = new FolderWatcher({
       root: this.folder,
+      // Most saves finish within a few ms; a slower writer is rescanned (nothing is lost, at worst an
+      // intermediate version replicates first). Latency W1 in docs/benchmarks.md depends on this.
+      settleMs: 8,
       ignore,
       onEvents: (evs) => this.pipeline.markDirty(evs.map((e) => e.path)),
       onReconcile: (paths) => this.pipeline.markDirty(this.reconcileCandidates(paths)),

@@ -111,6 +111,8 @@ for (const size of [3, 5]) {
       // Delete then recreate on another node.
       rmSync(on(1, "doc.txt"));
       writeFileSync(on(1, "doc.txt"), "v3 recreated");
+      // (Every node already had doc.txt, so "converged with doc.txt" alone would not wait for the change.)
+      for (let i = 0; i < size; i++) await waitText(on(i, "doc.txt"), (b) => b.toString() === "v3 recreated");
       const t = await c.waitConverged(20_000, (t) => t.has("doc.txt"));
       expect(await Bun.file(on(0, "doc.txt")).text()).toBe("v3 recreated");
       expect([...t.keys()].some((k) => k.includes(".swp"))).toBe(false);
