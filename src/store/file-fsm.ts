@@ -27,6 +27,8 @@ import { readSnapshot, writeSnapshot } from "./snapshot-codec.ts";
 import { compareClocks, incrementClock, mergeClocks, type VectorClock } from "./vector-clock.ts";
 
 export const APPLIED_INDEX_KEY = "appliedIndex";
+/** Errors that mean "someone changed the folder while we were applying", not a broken node. */
+const RACY_DISK_CODES = new Set(["ENOENT", "ENOTDIR", "EISDIR", "EEXIST", "ENOTEMPTY"]);
 /** How long a replaced file's inode is watched for late writes before it is dropped. */
 const RETIRE_GRACE_MS = 3000;
 /** Files of one batch written and fsynced at once (overlapping fsyncs is most of the batch speed-up). */
@@ -532,12 +534,19 @@ export class FileFSM implements FSM {
    * alone while the index still follows the log, so every node's index stays identical.
    */
   private async guardDisk(fn: () => Promise<Placed>): Promise<Placed> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof PathError)
-        return { stat: null, wrote: false, detail: `not written here: ${e.message}` };
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof PathError)
+          return { stat: null, wrote: false, detail: `not written here: ${e.message}` };
+        // The folder changed under the apply (a file deleted or replaced by a directory a moment ago):
+        // look again once; if it keeps moving, the index still records the version and the scanner
+        // proposes whatever the person left on disk. A user's action must never stop the node.
+        const c = (e as { code?: string }).code;
+        if (!c || !RACY_DISK_CODES.has(c)) throw e;
+        if (attempt >= 2) return { stat: null, wrote: false, detail: `disk changed during apply (${c})` };
+      }
     }
   }
 
@@ -576,7 +585,7 @@ export class FileFSM implements FSM {
         ? await this.mat.placeStaged(target, tmp)
         : await this.mat.writeFile(target, this.chunkBytes(cmd.chunks, cmd.inline), cmd.mode, cmd.mtimeMs);
     if (held && disk) await this.watchReplaced(held, target, disk);
-    return { stat: localStat(st), wrote: true };
+    return { stat: st ? localStat(st) : null, wrote: true };
   }
 
   /**
@@ -830,7 +839,7 @@ export class FileFSM implements FSM {
           await this.moveAside(e.path, disk, txn);
         }
         const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
-        return { stat: localStat(st), wrote: true };
+        return { stat: st ? localStat(st) : null, wrote: true };
       });
       if (placed.wrote) written++;
       stats.set(e.path, placed.stat);

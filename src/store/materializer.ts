@@ -47,7 +47,7 @@ export class Materializer {
     data: AsyncIterable<Uint8Array>,
     mode: number,
     mtimeMs: number,
-  ): Promise<DiskStat> {
+  ): Promise<DiskStat | null> {
     const tmp = await this.stage(data, mode, mtimeMs);
     return this.placeStaged(rel, tmp);
   }
@@ -90,7 +90,7 @@ export class Materializer {
   }
 
   /** Atomically puts a staged temp file at `rel` (the caller has checked whatever stood there). */
-  async placeStaged(rel: string, tmp: string): Promise<DiskStat> {
+  async placeStaged(rel: string, tmp: string): Promise<DiskStat | null> {
     let abs: string;
     try {
       abs = await this.resolve(rel);
@@ -101,8 +101,9 @@ export class Materializer {
     }
     this.dirChanged(path.dirname(abs));
     const st = await statAbs(abs);
-    if (!st) throw new Error(`file ${rel} vanished right after it was written`);
-    return st;
+    // Null when someone removed (or replaced) the file in the instant after the rename: that is the
+    // user's newer state, which the scanner will propose; it is no reason to fail the apply.
+    return st?.kind === "file" ? st : null;
   }
 
   async discardStaged(tmp: string): Promise<void> {

@@ -71,3 +71,34 @@ test("without a late write nothing is rescued and the kept inode is dropped", as
   expect(readdirSync(node.root).filter((f) => f.includes("sync-conflict"))).toEqual([]);
   node.close();
 }, 15_000);
+
+test("a person deleting and recreating a file while updates are applied never makes an apply fail", async () => {
+  const base = tempDir();
+  dirs.push(base);
+  const node = makeNode(base, "n2");
+  const file = path.join(node.root, "busy.txt");
+  let stop = false;
+  const user = (async () => {
+    const { rm, writeFile } = await import("node:fs/promises");
+    for (let i = 0; !stop; i++) {
+      await rm(file, { force: true });
+      if (i % 2 === 0) await writeFile(file, `user ${i}`).catch(() => {});
+      await Bun.sleep(0);
+    }
+  })();
+  let clock: Record<string, number> = {};
+  for (let i = 1; i <= 100; i++) {
+    const r = await node.fsm.apply({
+      index: i,
+      term: 1,
+      type: 0,
+      data: encodeCommand(put("busy.txt", `v${i}`, { origin: "n1", base: clock })),
+    });
+    expect(r.index).toBe(i);
+    clock = node.index.get("busy.txt")?.clock ?? clock;
+  }
+  stop = true;
+  await user;
+  expect(node.fsm.appliedIndex()).toBe(100);
+  node.close();
+}, 30_000);
