@@ -107,7 +107,9 @@ for (const size of [3, 5]) {
       writeFileSync(on(2, "doc.txt.tmp~"), "v2 via rename");
       renameSync(on(2, "doc.txt.tmp~"), on(2, "doc.txt"));
       rmSync(on(2, ".doc.txt.swp"));
-      await waitText(on(0, "doc.txt"), (b) => b.toString() === "v2 via rename");
+      // Every node has v2 before the next edit, or that edit would (rightly) be a concurrent one.
+      for (let i = 0; i < size; i++)
+        await waitText(on(i, "doc.txt"), (b) => b.toString() === "v2 via rename");
       // Delete then recreate on another node.
       rmSync(on(1, "doc.txt"));
       writeFileSync(on(1, "doc.txt"), "v3 recreated");
