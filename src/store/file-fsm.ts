@@ -270,54 +270,7 @@ export class FileFSM implements FSM {
   // ---------------------------------------------------------------------------------------------- apply
 
   private async applyNow(entry: Entry): Promise<ApplyResult> {
-    const idx = entry.index;
-    this.placing.clear(); // leftovers of an entry whose apply failed
-    if (idx <= this.applied) return { applied: false, action: "skipped", index: idx };
-    if (entry.data.length === 0) {
-      this.commit(idx, new EntryTxn(this.d.index));
-      return { applied: false, action: "empty", index: idx };
-    }
-    let cmds: LeafCommand[];
-    try {
-      cmds = leaves(decodeCommand(entry.data));
-    } catch (e) {
-      if (!(e instanceof CommandDecodeError)) throw e;
-      // Committed but invalid: every node rejects it identically; the applied index moves on.
-      this.commit(idx, new EntryTxn(this.d.index));
-      this.emit({
-        type: "skip",
-        index: idx,
-        applyMs: 0,
-        path: "",
-        origin: "",
-        reason: "rejected",
-        detail: e.message,
-      });
-      return { applied: false, action: "invalid", index: idx, detail: e.message };
-    }
-    await this.storeInline(cmds);
-    const staged = await this.stageBatch(cmds);
-    const txn = new EntryTxn(this.d.index);
-    const results: LeafResult[] = [];
-    const pending: FsmEvent[] = [];
-    try {
-      for (const cmd of cmds) {
-        const t0 = this.now();
-        const r = await this.applyLeaf(cmd, idx, txn);
-        results.push(r);
-        pending.push(this.eventFor(cmd, r, idx, this.now() - t0));
-      }
-    } finally {
-      // Staged bytes a decision did not use (noop, conflict with identical copy, ...).
-      for (const tmp of staged.values()) await this.mat.discardStaged(tmp);
-      this.staged = staged;
-      this.staged.clear();
-    }
-    await this.mat.syncDirs(); // the renames are durable before the index says they happened
-    this.commit(idx, txn);
-    for (const e of pending) this.emit(e);
-    if (cmds.length === 1) return { ...results[0]!, index: idx };
-    return { applied: results.some((r) => r.applied), action: "batch", index: idx, results };
+    return (await this.applyManyNow([entry]))[0]!;
   }
 
   /** True while an apply is placing something at `rel` and has not committed the index yet. */
