@@ -14,22 +14,11 @@ import {
   removeDir,
   type TestNode,
   tempDir,
+  useTestNodes,
 } from "./fsm-fixture.ts";
 
-let base: string;
-const nodes: TestNode[] = [];
-function node(id: string): TestNode {
-  const n = makeNode(base, id);
-  nodes.push(n);
-  return n;
-}
-beforeEach(() => {
-  base = tempDir();
-});
-afterEach(() => {
-  for (const n of nodes.splice(0)) n.close();
-  removeDir(base);
-});
+const t = useTestNodes();
+const node = t.node;
 
 class MemorySink implements SnapshotSink {
   readonly parts: Uint8Array[] = [];

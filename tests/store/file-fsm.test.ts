@@ -17,23 +17,11 @@ import {
   removeDir,
   type TestNode,
   tempDir,
+  useTestNodes,
 } from "./fsm-fixture.ts";
 
-let base: string;
-const nodes: TestNode[] = [];
-function node(id: string, peers?: PeerChunks): TestNode {
-  const n = makeNode(base, id, peers);
-  nodes.push(n);
-  return n;
-}
-
-beforeEach(() => {
-  base = tempDir();
-});
-afterEach(() => {
-  for (const n of nodes.splice(0)) n.close();
-  removeDir(base);
-});
+const t = useTestNodes();
+const node = t.node;
 
 async function applyAll(n: TestNode, log: Log): Promise<ApplyResult[]> {
   const out: ApplyResult[] = [];
@@ -162,7 +150,7 @@ describe("FileFSM apply", () => {
     log.add(del("one.txt", { n1: 1 }));
     await applyAll(a, log);
     // The index as it was before the next entry: what survives a crash between materialising and commit.
-    const copy = path.join(base, "before.db");
+    const copy = path.join(t.base, "before.db");
     a.db.run(`VACUUM INTO '${copy}'`);
     log.add(put("one.txt", "again", { base: { n1: 2 } }));
     log.add(put("d/two.txt", "2 edited", { base: { n1: 1 } }));
@@ -174,7 +162,7 @@ describe("FileFSM apply", () => {
     expect(folderState(a.root)).toEqual(state);
 
     const crashed = openNode(a.root, "a", new Map(), new Database(copy));
-    nodes.push(crashed);
+    t.track(crashed);
     expect(crashed.fsm.appliedIndex()).toBe(3);
     await applyAll(crashed, log);
     expect(folderState(crashed.root)).toEqual(state); // no conflict copies of our own writes
@@ -297,13 +285,13 @@ describe("FileFSM apply", () => {
     expect(r.detail).toContain("..");
     const state = { ...put("x", "pwned"), path: ".pickbox/state.db" };
     expect((await a.fsm.apply(log.raw(packr.pack({ v: 1, cmd: state })))).action).toBe("invalid");
-    expect(existsSync(path.join(base, "escaped.txt"))).toBe(false);
+    expect(existsSync(path.join(t.base, "escaped.txt"))).toBe(false);
     expect(a.fsm.appliedIndex()).toBe(2); // committed garbage is skipped identically everywhere
   });
 
   test("a symlink leading out of the folder is never written through; the index still follows the log", async () => {
     const a = node("a");
-    const outside = path.join(base, "outside");
+    const outside = path.join(t.base, "outside");
     mkdirSync(outside);
     symlinkSync(outside, path.join(a.root, "link"));
     const log = new Log();

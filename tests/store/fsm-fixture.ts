@@ -1,6 +1,7 @@
 // Test fixture: a node's folder with its state (index in state.db, chunk store) under .pickbox/, a FileFSM
 // over it, and helpers to build commands and compare folders.
 import { Database } from "bun:sqlite";
+import { afterEach, beforeEach } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -31,6 +32,41 @@ export function tempDir(prefix = "pickbox-fsm-"): string {
 
 /** Chunks any test node may fetch "from a peer" (tests register out-of-band chunks here). */
 export type PeerChunks = Map<string, Uint8Array>;
+
+/**
+ * The per-test lifecycle of FSM tests: a fresh temp dir before each test, nodes made in it, all closed and
+ * the dir removed after it. Call once at the top of a test file.
+ */
+export function useTestNodes(): {
+  node: (id: string, peers?: PeerChunks) => TestNode;
+  /** Closes a node opened some other way (e.g. openNode) with the others. */
+  track: (n: TestNode) => TestNode;
+  readonly base: string;
+} {
+  let base = "";
+  const nodes: TestNode[] = [];
+  beforeEach(() => {
+    base = tempDir();
+  });
+  afterEach(() => {
+    for (const n of nodes.splice(0)) n.close();
+    removeDir(base);
+  });
+  return {
+    node: (id, peers) => {
+      const n = makeNode(base, id, peers);
+      nodes.push(n);
+      return n;
+    },
+    track: (n) => {
+      nodes.push(n);
+      return n;
+    },
+    get base() {
+      return base;
+    },
+  };
+}
 
 export function makeNode(base: string, id: string, peers: PeerChunks = new Map()): TestNode {
   const root = path.join(base, id);

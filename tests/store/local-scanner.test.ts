@@ -15,22 +15,19 @@ import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import type { PutCommand } from "../../src/store/commands.ts";
 import { LocalScanner, type ScanResult } from "../../src/store/local-scanner.ts";
-import { folderState, Log, makeNode, put, removeDir, type TestNode, tempDir } from "./fsm-fixture.ts";
+import {
+  folderState,
+  Log,
+  makeNode,
+  put,
+  removeDir,
+  type TestNode,
+  tempDir,
+  useTestNodes,
+} from "./fsm-fixture.ts";
 
-let base: string;
-const nodes: TestNode[] = [];
-function node(id: string): TestNode {
-  const n = makeNode(base, id);
-  nodes.push(n);
-  return n;
-}
-beforeEach(() => {
-  base = tempDir();
-});
-afterEach(() => {
-  for (const n of nodes.splice(0)) n.close();
-  removeDir(base);
-});
+const t = useTestNodes();
+const node = t.node;
 
 function scannerOf(n: TestNode, inlineLimit?: number): LocalScanner {
   return new LocalScanner({ root: n.root, nodeId: n.id, index: n.index, chunks: n.chunks, inlineLimit });
@@ -146,9 +143,9 @@ describe("LocalScanner", () => {
   test("symlinks and .pickbox are never proposed", async () => {
     const a = node("a");
     const s = scannerOf(a);
-    writeFileSync(path.join(base, "outside.txt"), "secret");
-    symlinkSync(path.join(base, "outside.txt"), path.join(a.root, "link.txt"));
-    symlinkSync(base, path.join(a.root, "linkdir"));
+    writeFileSync(path.join(t.base, "outside.txt"), "secret");
+    symlinkSync(path.join(t.base, "outside.txt"), path.join(a.root, "link.txt"));
+    symlinkSync(t.base, path.join(a.root, "linkdir"));
     expect(await s.scan("link.txt")).toBeNull();
     expect(await s.scan("linkdir/outside.txt")).toBeNull();
     expect(await s.scan(".pickbox/state.db")).toBeNull();
