@@ -1,23 +1,12 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SnapshotSink } from "../../src/raft/snapshot-store.ts";
 import { emptyConfState, type SnapshotMeta } from "../../src/raft/types.ts";
 import { SnapshotFormatError } from "../../src/store/snapshot-codec.ts";
-import {
-  del,
-  folderState,
-  Log,
-  makeNode,
-  put,
-  readText,
-  removeDir,
-  type TestNode,
-  tempDir,
-  useTestNodes,
-} from "./fsm-fixture.ts";
+import { del, folderState, Log, put, readText, type TestNode, testNodesPerTest } from "./fsm-fixture.ts";
 
-const t = useTestNodes();
+const t = testNodesPerTest();
 const node = t.node;
 
 class MemorySink implements SnapshotSink {

@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Packr } from "msgpackr";
@@ -9,18 +9,15 @@ import {
   del,
   folderState,
   Log,
-  makeNode,
   openNode,
   type PeerChunks,
   put,
   readText,
-  removeDir,
   type TestNode,
-  tempDir,
-  useTestNodes,
+  testNodesPerTest,
 } from "./fsm-fixture.ts";
 
-const t = useTestNodes();
+const t = testNodesPerTest();
 const node = t.node;
 
 async function applyAll(n: TestNode, log: Log): Promise<ApplyResult[]> {

@@ -37,7 +37,7 @@ export type PeerChunks = Map<string, Uint8Array>;
  * The per-test lifecycle of FSM tests: a fresh temp dir before each test, nodes made in it, all closed and
  * the dir removed after it. Call once at the top of a test file.
  */
-export function useTestNodes(): {
+export function testNodesPerTest(): {
   node: (id: string, peers?: PeerChunks) => TestNode;
   /** Closes a node opened some other way (e.g. openNode) with the others. */
   track: (n: TestNode) => TestNode;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   appendFileSync,
   chmodSync,
@@ -15,18 +15,9 @@ import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import type { PutCommand } from "../../src/store/commands.ts";
 import { LocalScanner, type ScanResult } from "../../src/store/local-scanner.ts";
-import {
-  folderState,
-  Log,
-  makeNode,
-  put,
-  removeDir,
-  type TestNode,
-  tempDir,
-  useTestNodes,
-} from "./fsm-fixture.ts";
+import { folderState, Log, put, type TestNode, testNodesPerTest } from "./fsm-fixture.ts";
 
-const t = useTestNodes();
+const t = testNodesPerTest();
 const node = t.node;
 
 function scannerOf(n: TestNode, inlineLimit?: number): LocalScanner {
