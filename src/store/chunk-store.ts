@@ -1,17 +1,36 @@
 // Content-addressed chunk store: one file per chunk at <dir>/<hash[0..2]>/<hash>, named by the SHA-256 of
 // its bytes. Bulk bytes live in files rather than in the FULL-sync sqlite log (see design.md, measured
-// numbers). A chunk is durable once putMany resolves: written to a temp file, fsynced, renamed into place,
-// and the directory fsynced, so a crash leaves either the whole chunk or nothing under its name.
-import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
+// numbers). A durable putMany (the default) resolves once every chunk is written to a temp file, fsynced,
+// renamed into place and its directory fsynced: a crash leaves the whole chunk or nothing under its name.
+// putMany(chunks, { durable: false }) is for bytes that are durable elsewhere already (inline in the
+// committed raft log): it only writes and renames, and sync() makes such chunks durable later, at the
+// FSM's checkpoint. A chunk torn by a power cut under its name fails get()'s hash check and is fetched
+// again.
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import { readFile, stat, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Chunk, sha256Hex } from "./chunker.ts";
+import { syncPaths } from "./materializer.ts";
 
 export interface ChunkStoreOptions {
   /** Clock for chunk ages (GC); defaults to Date.now. */
   now?: () => number;
-  /** How many chunk files are written at once in putMany. */
-  writeConcurrency?: number;
+}
+
+export interface PutOptions {
+  /** Wait until the chunks are on disk (fsync). Default true; false defers that to sync(). */
+  durable?: boolean;
 }
 
 /** Unreferenced chunks younger than this survive GC: they may belong to a proposal not yet committed. */
@@ -31,7 +50,9 @@ export class ChunkHashMismatchError extends Error {
 export class ChunkStore {
   readonly dir: string;
   private readonly now: () => number;
-  private readonly concurrency: number;
+  /** Chunk files and shard directories written without fsync since the last sync(). */
+  private unsyncedFiles = new Set<string>();
+  private unsyncedDirs = new Set<string>();
   private readonly sizes = new Map<string, number>(); // hash -> bytes, for has() and stats()
   private readonly shards = new Set<string>(); // shard directories known to exist durably
   private readonly inflight = new Map<string, Promise<void>>(); // hash -> the write that makes it durable
@@ -41,7 +62,6 @@ export class ChunkStore {
   constructor(dir: string, opts: ChunkStoreOptions = {}) {
     this.dir = path.resolve(dir);
     this.now = opts.now ?? Date.now;
-    this.concurrency = Math.max(1, opts.writeConcurrency ?? 8);
     mkdirSync(this.dir, { recursive: true });
     this.load();
   }
@@ -92,7 +112,8 @@ export class ChunkStore {
    * stores nothing); chunks already present are only touched (their age restarts, so GC spares them
    * while the proposal that re-uses them is in flight).
    */
-  async putMany(chunks: Chunk[]): Promise<void> {
+  async putMany(chunks: Chunk[], opts: PutOptions = {}): Promise<void> {
+    const durable = opts.durable ?? true;
     const todo = new Map<string, Uint8Array>();
     for (const c of chunks) {
       if (!isChunkHash(c.hash))
@@ -117,7 +138,7 @@ export class ChunkStore {
     const nowSec = this.now() / 1000;
     await Promise.all(touched.map((h) => utimes(this.pathOf(h), nowSec, nowSec).catch(() => {})));
     if (fresh.length > 0) {
-      const mine = this.writeFresh(fresh, nowSec);
+      const mine = this.writeFresh(fresh, nowSec, durable);
       const settled = mine.catch(() => {});
       for (const [hash] of fresh) this.inflight.set(hash, settled);
       try {
@@ -129,30 +150,70 @@ export class ChunkStore {
     // If another call's write failed, it threw there; ours must not claim durability: recheck.
     await Promise.all(others);
     const lost = [...todo].filter(([h]) => !this.has(h));
-    if (lost.length > 0) await this.putMany(lost.map(([hash, data]) => ({ hash, data })));
+    if (lost.length > 0)
+      await this.putMany(
+        lost.map(([hash, data]) => ({ hash, data })),
+        opts,
+      );
+    // A durable put must not lean on a chunk another caller wrote without fsync.
+    if (durable && this.unsyncedFiles.size > 0) {
+      const mineUnsynced = [...todo.keys()]
+        .map((h) => this.pathOf(h))
+        .filter((f) => this.unsyncedFiles.has(f));
+      if (mineUnsynced.length > 0) {
+        await syncPaths(mineUnsynced, [...new Set(mineUnsynced.map((f) => path.dirname(f)))]);
+        for (const f of mineUnsynced) this.unsyncedFiles.delete(f);
+      }
+    }
   }
 
-  private async writeFresh(fresh: Array<[string, Uint8Array]>, nowSec: number): Promise<void> {
+  /** Makes every chunk put with durable: false so far durable (the FSM's checkpoint). */
+  async sync(): Promise<void> {
+    const files = [...this.unsyncedFiles];
+    const dirs = [...this.unsyncedDirs];
+    this.unsyncedFiles = new Set();
+    this.unsyncedDirs = new Set();
+    await syncPaths(files, dirs);
+  }
+
+  /**
+   * Writes temp files (plain synchronous writes: microseconds each, no thread-pool round trip), then,
+   * when durable, fsyncs them all at once; renames them into place; then fsyncs their directories (a
+   * new shard also needs its parent entry). Not durable: the paths wait for sync().
+   */
+  private async writeFresh(
+    fresh: Array<[string, Uint8Array]>,
+    nowSec: number,
+    durable: boolean,
+  ): Promise<void> {
     const newShards = new Set<string>();
     for (const [hash] of fresh) {
       const shard = hash.slice(0, 2);
-      if (this.shards.has(shard)) continue;
-      await mkdir(path.join(this.dir, shard), { recursive: true });
+      if (this.shards.has(shard) || newShards.has(shard)) continue;
+      mkdirSync(path.join(this.dir, shard), { recursive: true });
       newShards.add(shard);
     }
+    const tmps: string[] = [];
+    try {
+      for (const [hash, data] of fresh) tmps.push(this.writeTmp(hash, data, nowSec));
+      if (durable) await syncPaths(tmps, []);
+    } catch (e) {
+      for (const t of tmps) unlinkQuietly(t);
+      throw e;
+    }
     const dirtyShards = new Set<string>();
-    let next = 0;
-    const worker = async () => {
-      while (next < fresh.length) {
-        const [hash, data] = fresh[next++]!;
-        await this.writeOne(hash, data, nowSec);
-        dirtyShards.add(hash.slice(0, 2));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, fresh.length) }, worker));
-    // The renames are durable once their directories are; a new shard also needs its parent entry synced.
-    await Promise.all([...dirtyShards].map((s) => fsyncDir(path.join(this.dir, s))));
-    if (newShards.size > 0) await fsyncDir(this.dir);
+    fresh.forEach(([hash], i) => {
+      renameSync(tmps[i]!, this.pathOf(hash));
+      dirtyShards.add(path.join(this.dir, hash.slice(0, 2)));
+    });
+    const dirs = [...dirtyShards];
+    if (newShards.size > 0) dirs.push(this.dir);
+    if (durable) {
+      await syncPaths([], dirs);
+    } else {
+      for (const [hash] of fresh) this.unsyncedFiles.add(this.pathOf(hash));
+      for (const d of dirs) this.unsyncedDirs.add(d);
+    }
     for (const s of newShards) this.shards.add(s);
     for (const [hash, data] of fresh) this.remember(hash, data.length);
   }
@@ -206,22 +267,20 @@ export class ChunkStore {
     return [...this.sizes.keys()];
   }
 
-  private async writeOne(hash: string, data: Uint8Array, mtimeSec: number): Promise<void> {
-    const final = this.pathOf(hash);
-    const tmp = `${final}${TMP_MARK}${process.pid}-${++this.tmpSeq}`;
-    const fh = await open(tmp, "wx");
+  private writeTmp(hash: string, data: Uint8Array, mtimeSec: number): string {
+    const tmp = `${this.pathOf(hash)}${TMP_MARK}${process.pid}-${++this.tmpSeq}`;
+    const fd = openSync(tmp, "wx");
     try {
       let off = 0;
-      while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
-      await fh.utimes(mtimeSec, mtimeSec);
-      await fh.sync();
+      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
     } catch (e) {
-      await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
+      closeSync(fd);
+      unlinkQuietly(tmp);
       throw e;
     }
-    await fh.close();
-    await rename(tmp, final);
+    closeSync(fd);
+    utimesSync(tmp, mtimeSec, mtimeSec);
+    return tmp;
   }
 
   /** Index what is on disk; temp files are leftovers of a crash mid-write and are removed. */
@@ -258,13 +317,10 @@ export class ChunkStore {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
+function unlinkQuietly(p: string): void {
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+    unlinkSync(p);
+  } catch {}
 }
 
 function isMissing(e: unknown): boolean {

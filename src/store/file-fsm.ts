@@ -3,7 +3,16 @@
 // transaction (with the applied index). Index decisions depend only on the entry and the index, never on
 // local time or disk, so every node's index is identical; the disk side additionally protects local
 // edits that were not proposed yet (they are moved aside, never destroyed).
+//
+// Durability follows etcd and hashicorp/raft: the committed raft log (fsynced on a quorum) is the write-
+// ahead log, so applying does not fsync each file. Every write is atomic at once (temp file + rename);
+// checkpoint() later fsyncs everything written since the previous one in one overlapping round and then
+// records the durable index. A process crash loses nothing (the page cache survives it). After an OS
+// crash or power cut (the boot id changed) with applies past the last checkpoint,
+// repairAfterPowerLoss() checks exactly those files and rewrites any the cut left torn.
+import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
+import os from "node:os";
 import type { FSM, FSMSnapshot } from "../raft/fsm.ts";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { ChunkStore } from "./chunk-store.ts";
@@ -21,12 +30,15 @@ import {
 import { conflictName, resolveChange, type Version } from "./conflict.ts";
 import type { FileIndex, IndexEntry, LocalStat } from "./file-index.ts";
 import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
-import { type DiskStat, Materializer } from "./materializer.ts";
+import { type DiskStat, Materializer, syncPaths } from "./materializer.ts";
 import { PathError } from "./paths.ts";
 import { readSnapshot, writeSnapshot } from "./snapshot-codec.ts";
 import { compareClocks, incrementClock, mergeClocks, type VectorClock } from "./vector-clock.ts";
 
 export const APPLIED_INDEX_KEY = "appliedIndex";
+/** Applied index whose effects are known to be on disk (fsynced), and the boot it was recorded in. */
+export const DURABLE_INDEX_KEY = "durableIndex";
+export const DURABLE_BOOT_KEY = "durableBoot";
 /** Errors that mean "someone changed the folder while we were applying", not a broken node. */
 const RACY_DISK_CODES = new Set(["ENOENT", "ENOTDIR", "EISDIR", "EEXIST", "ENOTEMPTY"]);
 /** How long a replaced file's inode is watched for late writes before it is dropped. */
@@ -46,6 +58,9 @@ export interface FileFsmDeps {
   /** Monotonic-ish milliseconds, for latency numbers in events only; never for decisions. */
   clock?: () => number;
   events?: FsmEvents;
+  /** Identifies the current boot of the machine (default: Linux's boot_id); a change means the page
+   * cache was lost since the last checkpoint. Injected by tests to simulate a power cut. */
+  bootId?: string;
 }
 
 export type LeafAction =
@@ -135,10 +150,139 @@ export class FileFSM implements FSM {
   private staged = new Map<LeafCommand, string>();
   /** Paths renamed into place by the entry being applied, with their hashes, until its index commit. */
   private readonly placing = new Map<string, string>();
+  private durable: number;
+  private readonly bootId: string;
+  /** Set at open when a power cut may have torn files applied after `durable`. */
+  private suspectAfter: number | null = null;
+  private checkpointTail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly d: FileFsmDeps) {
     this.mat = new Materializer(d.root);
     this.applied = readApplied(d.index);
+    this.bootId = d.bootId ?? currentBootId();
+    const boot = d.index.getMeta(DURABLE_BOOT_KEY);
+    if (boot === undefined) {
+      // A new state, or one from before deferred durability (it was fsynced at every apply).
+      d.index.transaction(() => {
+        d.index.setMeta(DURABLE_INDEX_KEY, String(this.applied));
+        d.index.setMeta(DURABLE_BOOT_KEY, this.bootId);
+      });
+    }
+    this.durable = readIndexMeta(d.index, DURABLE_INDEX_KEY);
+    if (this.applied > this.durable && boot !== undefined && boot !== this.bootId) {
+      this.suspectAfter = this.durable;
+    }
+  }
+
+  /** The applied index known to be on disk. */
+  durableIndex(): number {
+    return this.durable;
+  }
+
+  /**
+   * Makes every apply so far durable: fsyncs the files, directories and chunks written since the
+   * previous checkpoint (overlapping, beside later applies), then records the index. Resolves to it.
+   */
+  checkpoint(): Promise<number> {
+    const run = this.checkpointTail.then(() => this.checkpointNow());
+    this.checkpointTail = run.catch(() => {});
+    return run;
+  }
+
+  private async checkpointNow(): Promise<number> {
+    const { idx, files, dirs } = await this.serial(async () => ({
+      idx: this.applied,
+      ...this.mat.takeUnsynced(),
+    }));
+    await Promise.all([syncPaths(files, dirs), this.d.chunks.sync()]);
+    if (idx > this.durable || this.d.index.getMeta(DURABLE_BOOT_KEY) !== this.bootId) {
+      this.d.index.transaction(() => {
+        this.d.index.setMeta(DURABLE_INDEX_KEY, String(idx));
+        this.d.index.setMeta(DURABLE_BOOT_KEY, this.bootId);
+      });
+      this.durable = Math.max(this.durable, idx);
+    }
+    return this.durable;
+  }
+
+  /**
+   * After a power cut: files applied past the last checkpoint may be empty or torn on disk although the
+   * index has them. Each such file is checked (hash) and rewritten from its chunks (fetched from peers if
+   * the cut took them too). Content that is neither the index's version nor empty/zeroed is moved
+   * aside, as any unknown local edit. Run once after raft starts and before the scanner looks at the
+   * folder. Returns how many files were rewritten.
+   */
+  repairAfterPowerLoss(): Promise<number> {
+    return this.serial(async () => {
+      const after = this.suspectAfter;
+      if (after === null) return 0;
+      let rewritten = 0;
+      const txn = new EntryTxn(this.d.index);
+      const rows = this.d.index
+        .list({})
+        .filter((e) => !e.deleted && e.updatedIndex > after)
+        .sort((a, b) => cmp(a.path, b.path));
+      for (const e of rows) {
+        const placed = await this.guardDisk(async () => {
+          if (e.kind === "dir") {
+            await this.prepareDir(e.path, e.mode, e.origin, txn);
+            return { stat: null, wrote: false };
+          }
+          await this.prepareParent(e.path, e.origin, txn);
+          const disk = await this.mat.stat(e.path);
+          if (disk?.kind === "file") {
+            const h = await hashStream(this.mat.read(e.path));
+            if (h === e.hash)
+              return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
+            await this.ensureChunks({ path: e.path, chunks: e.chunks, origin: e.origin });
+            if (await this.isTornCopy(e, disk)) await this.mat.removeFile(e.path);
+            else await this.moveAside(e.path, disk, txn);
+          } else if (disk) {
+            await this.moveAside(e.path, disk, txn);
+          }
+          await this.ensureChunks({ path: e.path, chunks: e.chunks, origin: e.origin });
+          const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
+          return { stat: st ? localStat(st) : null, wrote: true };
+        });
+        if (e.kind === "file") txn.setStat(e.path, placed.stat);
+        if (placed.wrote) rewritten++;
+      }
+      await Promise.all([this.mat.syncAll(), this.d.chunks.sync()]);
+      this.d.index.transaction(() => {
+        for (const [p, s] of txn.stats) this.d.index.setLocalStat(p, s);
+        this.d.index.setMeta(DURABLE_INDEX_KEY, String(this.applied));
+        this.d.index.setMeta(DURABLE_BOOT_KEY, this.bootId);
+      });
+      this.durable = this.applied;
+      this.suspectAfter = null;
+      return rewritten;
+    });
+  }
+
+  /**
+   * What a power cut leaves of a file whose data had not all reached the disk: no longer than the
+   * agreed version, and every byte either zero (a block never written) or the agreed byte at that
+   * offset (a prefix, or some of the blocks). A person's edit practically never looks like that.
+   */
+  private async isTornCopy(e: IndexEntry, disk: DiskStat): Promise<boolean> {
+    if (disk.size > e.size) return false;
+    const agreed = this.chunkBytes(e.chunks);
+    let want: Uint8Array = new Uint8Array(0);
+    let at = 0;
+    for await (const piece of this.mat.read(e.path)) {
+      for (let i = 0; i < piece.length; i++) {
+        while (at >= want.length) {
+          const next = await agreed.next();
+          if (next.done) return false;
+          want = next.value;
+          at = 0;
+        }
+        const b = piece[i]!;
+        if (b !== 0 && b !== want[at]) return false;
+        at++;
+      }
+    }
+    return true;
   }
 
   appliedIndex(): number {
@@ -217,13 +361,14 @@ export class FileFSM implements FSM {
       for (const tmp of staged.values()) await this.mat.discardStaged(tmp);
       this.staged.clear();
     }
-    await this.mat.syncDirs(); // the renames are durable before the index says they happened
     this.commit(last, txn);
     for (const e of pendingEvents) this.emit(e);
     return out;
   }
 
-  snapshot(): Promise<FSMSnapshot> {
+  async snapshot(): Promise<FSMSnapshot> {
+    // The log is compacted behind snapshots: what it drops must be on disk here first.
+    await this.checkpoint();
     return this.serial(async () => {
       const entries = this.d.index.list({ includeDeleted: true }).sort((a, b) => cmp(a.path, b.path));
       const refs = new Set<string>();
@@ -463,17 +608,22 @@ export class FileFSM implements FSM {
       if (c.op !== "put") continue;
       for (const x of c.inline) if (!fresh.has(x.hash) && !store.has(x.hash)) fresh.set(x.hash, x);
     }
-    if (fresh.size > 0) await store.putMany([...fresh.values()]);
+    // Durable already in the committed log: the checkpoint fsyncs them.
+    if (fresh.size > 0) await store.putMany([...fresh.values()], { durable: false });
   }
 
   /** Fetches chunks neither stored nor inline from peers; afterwards every chunk is local. */
-  private async ensureChunks(cmd: PutCommand): Promise<void> {
+  private async ensureChunks(cmd: Pick<PutCommand, "path" | "chunks" | "origin">): Promise<void> {
     const store = this.d.chunks;
     const missing = [...new Set(cmd.chunks)].filter((h) => !store.has(h));
     if (missing.length === 0) return;
     const got = await this.d.fetchChunks(missing, { origin: cmd.origin });
     const wanted = new Set(missing);
-    await store.putMany(got.filter((c) => wanted.has(c.hash)));
+    // Peers hold them durably (a put commits only once a quorum stored its chunks): checkpoint later.
+    await store.putMany(
+      got.filter((c) => wanted.has(c.hash)),
+      { durable: false },
+    );
     const still = missing.filter((h) => !store.has(h));
     if (still.length > 0) {
       throw new Error(`cannot apply ${cmd.path}: ${still.length} chunk(s) unavailable (e.g. ${still[0]})`);
@@ -804,15 +954,19 @@ export class FileFSM implements FSM {
       if (old && !old.deleted && old.kind === "dir" && (await this.mat.removeDirIfEmpty(p))) removed++;
     }
     // 4. The index, in one transaction, once the folder is durable.
-    await this.mat.syncDirs();
+    await Promise.all([this.mat.syncAll(), this.d.chunks.sync()]);
     const { index } = this.d;
     index.transaction(() => {
       index.clear();
       for (const e of entries) index.put(e);
       for (const [p, s] of stats) index.setLocalStat(p, s);
       index.setMeta(APPLIED_INDEX_KEY, String(meta.index));
+      index.setMeta(DURABLE_INDEX_KEY, String(meta.index));
+      index.setMeta(DURABLE_BOOT_KEY, this.bootId);
     });
     this.applied = meta.index;
+    this.durable = meta.index;
+    this.suspectAfter = null;
     this.emit({
       type: "restore",
       index: meta.index,
@@ -827,8 +981,21 @@ export class FileFSM implements FSM {
 // --------------------------------------------------------------------------------------------- helpers
 
 function readApplied(index: FileIndex): number {
-  const v = Number(index.getMeta(APPLIED_INDEX_KEY) ?? 0);
+  return readIndexMeta(index, APPLIED_INDEX_KEY);
+}
+
+function readIndexMeta(index: FileIndex, key: string): number {
+  const v = Number(index.getMeta(key) ?? 0);
   return Number.isSafeInteger(v) && v > 0 ? v : 0;
+}
+
+/** Linux's per-boot id; elsewhere the boot time (to the minute) stands in for it. */
+function currentBootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return `boot-${Math.round((Date.now() / 1000 - os.uptime()) / 60)}`;
+  }
 }
 
 function version(e: IndexEntry): Version {

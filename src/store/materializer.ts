@@ -1,10 +1,31 @@
-// Turns index decisions into files: atomic writes (temp file in .pickbox/tmp, fsync, chmod, utimes, rename,
-// fsync of the directory), deletes and directories, always confined to the folder. Knows nothing of
-// clocks or the log; the FSM decides, this writes.
-import { constants } from "node:fs";
-import { chmod, link, lstat, mkdir, open, rename, rm, rmdir, unlink, utimes } from "node:fs/promises";
+// Turns index decisions into files: atomic writes (temp file in .pickbox/tmp, chmod, utimes, rename),
+// deletes and directories, always confined to the folder. Knows nothing of clocks or the log; the FSM
+// decides, this writes.
+//
+// Durability is deferred: a write is atomic at once (temp file + rename) but reaches the disk at the next
+// checkpoint (takeUnsynced + syncPaths), when every file and directory touched since the last one is
+// fsynced together. Until then the committed raft log holds the bytes (see FileFSM.checkpoint).
+// Metadata steps use synchronous syscalls: microseconds each, against a thread-pool round trip per
+// async call, and this runs for every file of every batch.
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  futimesSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmdirSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import { open, rm } from "node:fs/promises";
 import path from "node:path";
-import { normalizeRelPath, resolveInside, STATE_DIR_NAME } from "./paths.ts";
+import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
 
 export interface DiskStat {
   kind: "file" | "dir" | "symlink" | "other";
@@ -19,8 +40,10 @@ export const TMP_DIR = `${STATE_DIR_NAME}/tmp`;
 export class Materializer {
   private tmpSeq = 0;
   private tmpReady = false;
-  /** Directories whose entries changed since the last syncDirs(): fsynced once per batch, not per file. */
-  private readonly dirtyDirs = new Set<string>();
+  /** Directories whose entries changed since the last takeUnsynced(). */
+  private dirtyDirs = new Set<string>();
+  /** Files written since the last takeUnsynced() (absolute paths where they were placed). */
+  private dirtyFiles = new Set<string>();
   readonly tmpDir: string;
 
   constructor(readonly root: string) {
@@ -28,14 +51,13 @@ export class Materializer {
   }
 
   /** Absolute path of `rel`, refusing anything that would leave the folder (PathError). */
-  resolve(rel: string): Promise<string> {
-    return resolveInside(this.root, rel);
+  resolve(rel: string): string {
+    return resolveInsideSync(this.root, rel);
   }
 
   /** lstat without following a symlink; null when nothing is there. */
   async stat(rel: string): Promise<DiskStat | null> {
-    const abs = await this.resolve(rel);
-    return statAbs(abs);
+    return statAbs(this.resolve(rel));
   }
 
   /**
@@ -53,53 +75,58 @@ export class Materializer {
   }
 
   /**
-   * Writes bytes to a durable temp file (fsynced, with mode and mtime) without placing it anywhere.
-   * Staging does not depend on any decision, so a batch's files can be staged in parallel and their
-   * fsyncs overlap; placeStaged then renames them in log order. discardStaged removes unused ones.
+   * Writes bytes to a temp file (with mode and mtime) without placing it anywhere. Staging does not
+   * depend on any decision, so a batch's files are staged before the in-order apply loop, which then
+   * only renames; discardStaged removes unused ones. Pieces are written as they arrive, so a large
+   * file never sits in memory and the event loop runs between pieces.
    */
   async stage(data: AsyncIterable<Uint8Array>, mode: number, mtimeMs: number): Promise<string> {
-    if (!this.tmpReady) {
-      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-      this.tmpReady = true;
-    }
+    this.ensureTmpDir();
     const tmp = path.join(this.tmpDir, `w-${process.pid}-${++this.tmpSeq}`);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC;
-    const fh = await open(tmp, flags, 0o600).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== "ENOENT") throw e;
-      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 }); // someone removed it meanwhile
-      return open(tmp, flags, 0o600);
-    });
+    let fd: number;
+    try {
+      fd = openSync(tmp, flags, 0o600);
+    } catch (e) {
+      if (code(e) !== "ENOENT") throw e;
+      this.tmpReady = false; // someone removed it meanwhile
+      this.ensureTmpDir();
+      fd = openSync(tmp, flags, 0o600);
+    }
     try {
       for await (const piece of data) {
         let off = 0;
-        while (off < piece.length) {
-          const { bytesWritten } = await fh.write(piece, off, piece.length - off);
-          off += bytesWritten;
-        }
+        while (off < piece.length) off += writeSync(fd, piece, off, piece.length - off);
       }
-      await fh.chmod(mode & 0o7777);
-      await fh.utimes(mtimeMs / 1000, mtimeMs / 1000);
-      await fh.sync();
+      fchmodSync(fd, mode & 0o7777);
+      futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
     } catch (e) {
-      await fh.close().catch(() => {});
-      await unlink(tmp).catch(() => {});
+      closeQuietly(fd);
+      unlinkQuietly(tmp);
       throw e;
     }
-    await fh.close();
+    closeSync(fd);
     return tmp;
+  }
+
+  private ensureTmpDir(): void {
+    if (this.tmpReady) return;
+    mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+    this.tmpReady = true;
   }
 
   /** Atomically puts a staged temp file at `rel` (the caller has checked whatever stood there). */
   async placeStaged(rel: string, tmp: string): Promise<DiskStat | null> {
     let abs: string;
     try {
-      abs = await this.resolve(rel);
-      await rename(tmp, abs);
+      abs = this.resolve(rel);
+      renameSync(tmp, abs);
     } catch (e) {
-      await unlink(tmp).catch(() => {});
+      unlinkQuietly(tmp);
       throw e;
     }
     this.dirChanged(path.dirname(abs));
+    this.dirtyFiles.add(abs);
     const st = await statAbs(abs);
     // Null when someone removed (or replaced) the file in the instant after the rename: that is the
     // user's newer state, which the scanner will propose; it is no reason to fail the apply.
@@ -107,14 +134,15 @@ export class Materializer {
   }
 
   async discardStaged(tmp: string): Promise<void> {
-    await unlink(tmp).catch(() => {});
+    unlinkQuietly(tmp);
   }
 
   /** Sets mode and mtime of an existing file whose bytes are already right. */
   async touch(rel: string, mode: number, mtimeMs: number): Promise<DiskStat> {
-    const abs = await this.resolve(rel);
-    await chmod(abs, mode & 0o7777);
-    await utimes(abs, mtimeMs / 1000, mtimeMs / 1000);
+    const abs = this.resolve(rel);
+    chmodSync(abs, mode & 0o7777);
+    utimesSync(abs, mtimeMs / 1000, mtimeMs / 1000);
+    this.dirtyFiles.add(abs);
     const st = await statAbs(abs);
     if (!st) throw new Error(`file ${rel} vanished while its mode was set`);
     return st;
@@ -126,7 +154,7 @@ export class Materializer {
     const created: string[] = [];
     for (let i = 1; i <= segs.length; i++) {
       const sub = segs.slice(0, i).join("/");
-      const abs = await this.resolve(sub);
+      const abs = this.resolve(sub);
       const st = await statAbs(abs);
       if (st?.kind === "dir") continue;
       if (st?.kind === "symlink") {
@@ -134,8 +162,8 @@ export class Materializer {
         continue;
       }
       if (st) throw new Error(`cannot create directory ${sub}: something else is in the way`);
-      await mkdir(abs, { mode });
-      await chmod(abs, mode & 0o7777); // mkdir's mode is filtered by umask
+      mkdirSync(abs, { mode });
+      chmodSync(abs, mode & 0o7777); // mkdir's mode is filtered by umask
       this.dirChanged(path.dirname(abs));
       created.push(sub);
     }
@@ -143,7 +171,7 @@ export class Materializer {
   }
 
   async chmodDir(rel: string, mode: number): Promise<void> {
-    await chmod(await this.resolve(rel), mode & 0o7777);
+    chmodSync(this.resolve(rel), mode & 0o7777);
   }
 
   /**
@@ -153,14 +181,11 @@ export class Materializer {
    * nothing is there.
    */
   async holdOld(rel: string): Promise<string | null> {
-    const abs = await this.resolve(rel);
-    if (!this.tmpReady) {
-      await mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
-      this.tmpReady = true;
-    }
+    const abs = this.resolve(rel);
+    this.ensureTmpDir();
     const held = path.join(this.tmpDir, `old-${process.pid}-${++this.tmpSeq}`);
     try {
-      await link(abs, held);
+      linkSync(abs, held);
       return held;
     } catch (e) {
       if (code(e) === "ENOENT") return null;
@@ -174,21 +199,21 @@ export class Materializer {
 
   /** Puts a held inode back into the folder at `rel` (which must not exist). */
   async restoreHeld(held: string, rel: string): Promise<void> {
-    const abs = await this.resolve(rel);
+    const abs = this.resolve(rel);
     if (await statAbs(abs)) throw new Error(`cannot restore to ${rel}: it exists`);
-    await rename(held, abs);
+    renameSync(held, abs);
     this.dirChanged(path.dirname(abs));
   }
 
   async dropHeld(held: string): Promise<void> {
-    await unlink(held).catch(() => {});
+    unlinkQuietly(held);
   }
 
   /** Removes a file (missing is fine). */
   async removeFile(rel: string): Promise<void> {
-    const abs = await this.resolve(rel);
+    const abs = this.resolve(rel);
     try {
-      await unlink(abs);
+      unlinkSync(abs);
     } catch (e) {
       if (code(e) === "ENOENT") return;
       throw e;
@@ -198,9 +223,9 @@ export class Materializer {
 
   /** Removes an empty directory. Returns false (and leaves it) when it is not empty or not there. */
   async removeDirIfEmpty(rel: string): Promise<boolean> {
-    const abs = await this.resolve(rel);
+    const abs = this.resolve(rel);
     try {
-      await rmdir(abs);
+      rmdirSync(abs);
     } catch (e) {
       const c = code(e);
       if (c === "ENOENT" || c === "ENOTEMPTY" || c === "EEXIST" || c === "ENOTDIR") return false;
@@ -212,16 +237,16 @@ export class Materializer {
 
   /** Moves whatever is at `from` to `to` (both inside the folder); `to` must not exist. */
   async move(from: string, to: string): Promise<void> {
-    const a = await this.resolve(from);
-    const b = await this.resolve(to);
+    const a = this.resolve(from);
+    const b = this.resolve(to);
     if (await statAbs(b)) throw new Error(`cannot move ${from} aside: ${to} exists`);
-    await rename(a, b);
+    renameSync(a, b);
     this.dirChanged(path.dirname(b));
   }
 
   /** Reads a file's bytes in pieces (for hashing the local copy). */
   async *read(rel: string): AsyncGenerator<Uint8Array> {
-    const abs = await this.resolve(rel);
+    const abs = this.resolve(rel);
     const fh = await open(abs, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
       const buf = new Uint8Array(1 << 20);
@@ -235,11 +260,22 @@ export class Materializer {
     }
   }
 
-  /** Makes every rename, unlink and mkdir since the last call durable. Call before recording them. */
-  async syncDirs(): Promise<void> {
-    const dirs = [...this.dirtyDirs];
-    this.dirtyDirs.clear();
-    for (const d of dirs) await fsyncDir(d);
+  /**
+   * Every file written and directory changed since the last call (and forgets them): what the next
+   * checkpoint must fsync. Taking them is instant, so it happens between two applies; syncing them
+   * (syncPaths) then runs beside later applies.
+   */
+  takeUnsynced(): { files: string[]; dirs: string[] } {
+    const out = { files: [...this.dirtyFiles], dirs: [...this.dirtyDirs] };
+    this.dirtyFiles = new Set();
+    this.dirtyDirs = new Set();
+    return out;
+  }
+
+  /** Makes everything written and renamed so far durable, now (restore, tests, shutdown). */
+  async syncAll(): Promise<void> {
+    const { files, dirs } = this.takeUnsynced();
+    await syncPaths(files, dirs);
   }
 
   private dirChanged(dir: string): void {
@@ -253,8 +289,12 @@ export class Materializer {
 }
 
 export async function statAbs(abs: string): Promise<DiskStat | null> {
+  return statAbsSync(abs);
+}
+
+export function statAbsSync(abs: string): DiskStat | null {
   try {
-    const st = await lstat(abs);
+    const st = lstatSync(abs);
     const kind = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
     return { kind, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o7777 };
   } catch (e) {
@@ -264,19 +304,59 @@ export async function statAbs(abs: string): Promise<DiskStat | null> {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+/** How many fsyncs a checkpoint keeps in flight (they overlap in the disk's queue and journal). */
+const SYNC_CONCURRENCY = 16;
+
+/**
+ * fsyncs files, then directories (a rename is durable once its directory is), many at once. A path that
+ * is gone or replaced since it was written has nothing left to make durable (its successor is synced by
+ * the checkpoint that covers it).
+ */
+export async function syncPaths(files: string[], dirs: string[]): Promise<void> {
+  const run = async (list: string[]) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) await fsyncPath(list[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(SYNC_CONCURRENCY, list.length) }, worker));
+  };
+  await run(files);
+  await run(dirs);
+}
+
+async function fsyncPath(p: string): Promise<void> {
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    fh = await open(dir, constants.O_RDONLY);
+    fh = await open(p, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     await fh.sync();
   } catch (e) {
-    // Some file systems refuse fsync on a directory (the rename is still atomic there); a directory
-    // removed since its entries changed has nothing left to make durable.
+    // Some file systems refuse fsync on a directory (the rename is still atomic there); a path removed
+    // since it changed has nothing left to make durable.
     const c = code(e);
-    if (c !== "EINVAL" && c !== "EISDIR" && c !== "EPERM" && c !== "ENOENT" && c !== "ENOTDIR") throw e;
+    if (
+      c !== "EINVAL" &&
+      c !== "EISDIR" &&
+      c !== "EPERM" &&
+      c !== "ENOENT" &&
+      c !== "ENOTDIR" &&
+      c !== "ELOOP"
+    )
+      throw e;
   } finally {
     await fh?.close();
   }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {}
+}
+
+function unlinkQuietly(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {}
 }
 
 function code(e: unknown): string | undefined {

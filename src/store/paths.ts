@@ -1,7 +1,7 @@
 // Path normalisation and confinement. Every path that enters a proposal goes through normalizeRelPath,
 // so a hostile or malformed name is rejected with a clear message before it reaches the raft log;
 // resolveInside is the last check before the file system is touched.
-import { lstat, readlink, realpath } from "node:fs/promises";
+import { lstatSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 
 /** A path that must not be stored or materialised. The message says why. */
@@ -65,16 +65,24 @@ export function isInside(root: string, target: string): boolean {
  * not exist yet are fine: they will be created as plain directories/files inside the root.
  */
 export async function resolveInside(root: string, rel: string): Promise<string> {
+  return resolveInsideSync(root, rel);
+}
+
+/**
+ * resolveInside with synchronous lstat calls: a handful of microsecond syscalls, far cheaper than one
+ * thread-pool round trip each (this runs for every file an apply touches).
+ */
+export function resolveInsideSync(root: string, rel: string): string {
   const norm = normalizeRelPath(rel);
   const absRoot = path.resolve(root);
-  const realRoot = await realpath(absRoot);
+  const realRoot = realpathSync(absRoot);
   const segments = norm.split("/");
   let current = absRoot;
   for (const seg of segments) {
     current = path.join(current, seg);
-    let st: Awaited<ReturnType<typeof lstat>>;
+    let st: ReturnType<typeof lstatSync>;
     try {
-      st = await lstat(current);
+      st = lstatSync(current);
     } catch (e) {
       if (isMissing(e)) break; // nothing below a missing component exists either
       throw e;
@@ -82,10 +90,13 @@ export async function resolveInside(root: string, rel: string): Promise<string> 
     if (!st.isSymbolicLink()) continue;
     let real: string;
     try {
-      real = await realpath(current);
+      real = realpathSync(current);
     } catch (e) {
       if (!isMissing(e)) throw e;
-      const target = await readlink(current).catch(() => "?");
+      let target = "?";
+      try {
+        target = readlinkSync(current);
+      } catch {}
       throw new PathError(`path ${JSON.stringify(rel)} goes through a dangling symlink (-> ${target})`);
     }
     if (!isInside(realRoot, real)) {

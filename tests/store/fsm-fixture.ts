@@ -80,6 +80,7 @@ export function openNode(
   id: string,
   peers: PeerChunks = new Map(),
   given?: Database,
+  bootId = "boot-1",
 ): TestNode {
   const db = given ?? new Database(path.join(root, ".pickbox", "state.db"));
   if (!given) db.exec("PRAGMA journal_mode = WAL");
@@ -96,6 +97,7 @@ export function openNode(
     chunks,
     events,
     clock: () => 0,
+    bootId,
     fetchChunks: async (hashes) => {
       fetched.push(hashes);
       return hashes.flatMap((h): Chunk[] => {
