@@ -15,8 +15,9 @@ export interface ChangePipelineOptions<C> {
   /** Turn one or more commands into one Raft entry payload. */
   encode: (commands: C[]) => Uint8Array;
   propose: (data: Uint8Array) => Promise<unknown>;
-  /** Make chunks that are not inline durable on a quorum before the entry naming them is proposed. */
-  pushChunks: (hashes: string[]) => Promise<void>;
+  /** Make chunks that are not inline durable on a quorum before the entry naming them is proposed.
+   * `paths`: the files whose chunks these are (in batch order), so progress can name them. */
+  pushChunks: (hashes: string[], paths: string[]) => Promise<void>;
   maxBatch?: number;
   /** Proposals in flight at once. Small on purpose: what changes meanwhile piles up into the next,
    * larger batch (group commit), instead of each watcher event becoming its own Raft entry. */
@@ -106,7 +107,8 @@ export class ChangePipeline<C> {
       const commands = scanned.filter((s) => s !== null);
       if (commands.length > 0) {
         const missing = commands.flatMap((c) => c.missingChunks);
-        if (missing.length > 0) await this.o.pushChunks(missing);
+        const carrying = paths.filter((_, i) => (scanned[i]?.missingChunks.length ?? 0) > 0);
+        if (missing.length > 0) await this.o.pushChunks(missing, carrying);
         await this.o.propose(this.o.encode(commands.map((c) => c.command)));
       }
     } catch (err) {

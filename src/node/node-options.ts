@@ -24,6 +24,8 @@ export interface NodeOptions {
   /** Mirror logs to stderr (headless mode). */
   logToStderr: boolean;
   tickMs?: number;
+  /** Minimum ms between two progress events of one chunk transfer (default 100; tests use 0). */
+  transferEventMs?: number;
   electionTick?: number;
   snapshotThreshold?: number;
 }

@@ -27,9 +27,12 @@ import { NodeAdminHandler } from "./node-admin-handler.ts";
 import { NodeEvents } from "./node-events.ts";
 import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
 import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
+import { TransferProgress, type TransferProgressOptions } from "./transfer-progress.ts";
 
 /** Chunks asked for in one request: at most 64 x 256 KiB (the chunker's maximum) = 16 MiB per reply. */
 const FETCH_GROUP = 64;
+/** How often applied files are fsynced together (FileFSM.checkpoint); also on snapshot and stop. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -89,6 +92,7 @@ export class PickboxNode {
   private transport!: TcpTransport;
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
+  private checkpointTimer: ReturnType<typeof setInterval> | undefined;
   private watcher!: FolderWatcher;
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
@@ -99,6 +103,9 @@ export class PickboxNode {
   /** Called once if the node stops itself after an unrecoverable error (the CLI exits non-zero). */
   onFatal: (err: Error) => void = () => {};
   private readonly deferredScans = new Set<string>();
+  /** Transfer ids are `<direction>-<this process's start>-<n>`: unique across restarts of the node. */
+  private readonly transferPrefix = Date.now().toString(36);
+  private transferSeq = 0;
   raftAddress = "";
   adminAddress = "";
   clientAddress = "";
@@ -121,7 +128,7 @@ export class PickboxNode {
     const o = this.options;
     this.storage = new SqliteRaftStorage(path.join(this.stateDir, "state.db"));
     this.index = new FileIndex(this.storage.db);
-    this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"));
+    this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"), { db: this.storage.db });
     const snapshots = new FileSnapshotStore(path.join(this.stateDir, "snapshots"));
     this.transport = new TcpTransport({
       bindHost: o.bindHost,
@@ -134,7 +141,7 @@ export class PickboxNode {
       nodeId: o.nodeId,
       index: this.index,
       chunks: this.chunks,
-      fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint.origin),
+      fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint),
       events: this.events.fsm,
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;
@@ -164,6 +171,13 @@ export class PickboxNode {
 
     await this.raft.start();
     this.raftAddress = advertised;
+    // Before the scanner looks at the folder: a file a power cut left torn must not pass for an edit.
+    const repaired = await this.fsm.repairAfterPowerLoss();
+    if (repaired > 0) this.log.warn({ files: repaired }, "rewrote files a power cut left torn");
+    // Applies do not fsync one by one (the committed log is the write-ahead log); this makes them durable.
+    this.checkpointTimer = setInterval(() => {
+      this.fsm.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
+    }, CHECKPOINT_INTERVAL_MS);
 
     this.admin = new AdminServer({
       host: o.bindHost,
@@ -219,7 +233,7 @@ export class PickboxNode {
         return encodeCommand(commands);
       },
       propose: (data) => this.forwarder.propose(data),
-      pushChunks: (hashes) => this.pushChunks(hashes),
+      pushChunks: (hashes, paths) => this.pushChunks(hashes, paths),
       onError: (p, err) =>
         this.log.warn({ path: p, err: String(err) }, "change not replicated yet; will retry"),
     });
@@ -264,6 +278,8 @@ export class PickboxNode {
     await this.admin?.close();
     await this.fileApi?.close();
     await this.raft?.stop();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.fsm?.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
     this.storage?.close();
     this.log.info({}, "node stopped");
     this.log.flush?.();
@@ -425,9 +441,9 @@ export class PickboxNode {
    * Chunks stored locally must be durable on a majority of voters before an entry naming them is
    * proposed. Streams in ~8 MiB batches (memory stays bounded whatever the file size), each batch sent
    * to every member at once; members that fail are skipped (they fetch at apply time) as long as a
-   * quorum of voters still holds every batch.
+   * quorum of voters still holds every batch. `paths`: the files the chunks belong to (progress events).
    */
-  private async pushChunks(hashes: string[]): Promise<void> {
+  private async pushChunks(hashes: string[], paths: string[] = []): Promise<void> {
     const self = this.options.nodeId;
     const cs = this.raft.members();
     const others = [...cs.voters, ...cs.learners].filter((id) => id !== self);
@@ -435,11 +451,24 @@ export class PickboxNode {
     const selfVotes = cs.voters.includes(self) ? 1 : 0;
     const failed = new Set<string>();
     const ackingVoters = () => selfVotes + cs.voters.filter((id) => id !== self && !failed.has(id)).length;
+    const unique = [...new Set(hashes)];
+    const progress =
+      others.length === 0
+        ? null
+        : this.startTransfer({
+            direction: "push",
+            path: paths[0] ?? null,
+            files: paths.length,
+            peers: others,
+            chunksTotal: unique.length,
+            bytesTotal: await this.chunkBytes(unique),
+          });
     let batch: Chunk[] = [];
     let bytes = 0;
     const flush = async () => {
       if (batch.length === 0) return;
       const b = batch;
+      const sent = bytes;
       batch = [];
       bytes = 0;
       await Promise.all(
@@ -459,31 +488,76 @@ export class PickboxNode {
       if (ackingVoters() < quorum) {
         throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
       }
+      progress?.setPeers(others.filter((id) => !failed.has(id)));
+      progress?.advance(sent, b.length);
     };
-    for (const h of new Set(hashes)) {
-      const data = await this.chunks.get(h);
-      if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
-      batch.push({ hash: h, data });
-      bytes += data.length;
-      if (bytes >= 8 * 1024 * 1024) await flush();
+    try {
+      for (const h of unique) {
+        const data = await this.chunks.get(h);
+        if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
+        batch.push({ hash: h, data });
+        bytes += data.length;
+        if (bytes >= 8 * 1024 * 1024) await flush();
+      }
+      await flush();
+      if (ackingVoters() < quorum)
+        throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
+    } catch (err) {
+      progress?.fail(err);
+      throw err;
     }
-    await flush();
-    if (ackingVoters() < quorum)
-      throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
+    progress?.finish();
+  }
+
+  /** Total size of stored chunks, for a push's progress. */
+  private async chunkBytes(hashes: string[]): Promise<number> {
+    let total = 0;
+    for (const h of hashes) {
+      const n = this.chunks.sizeOf(h);
+      if (n === null) throw new Error(`chunk ${h} vanished before it was pushed`);
+      total += n;
+    }
+    return total;
+  }
+
+  private startTransfer(
+    o: Pick<TransferProgressOptions, "direction" | "path" | "files" | "peers" | "chunksTotal" | "bytesTotal">,
+  ): TransferProgress {
+    return new TransferProgress({
+      ...o,
+      id: `${o.direction}-${this.transferPrefix}-${++this.transferSeq}`,
+      emit: (e) => this.events.emitTransfer(e),
+      clock: () => performance.now(),
+      intervalMs: this.options.transferEventMs,
+    });
   }
 
   /**
    * A chunk named by a committed entry is missing here (we were down when it was pushed, or the push
    * reached only a quorum): fetch it from a peer, in bounded groups (a response frame stays far below
    * the transport's limit). Keeps trying until it succeeds or the node stops: the apply cannot skip an
-   * entry, and giving up would stop the node over what is only an availability problem.
+   * entry, and giving up would stop the node over what is only an availability problem. The FSM names
+   * the origin (the likeliest holder) and, where it passes it, the file (for progress events).
    */
-  private async fetchChunks(hashes: string[], origin: string): Promise<Chunk[]> {
+  private async fetchChunks(hashes: string[], hint: { origin: string; path?: string }): Promise<Chunk[]> {
+    const origin = hint.origin;
     const want = new Set(hashes);
     const got: Chunk[] = [];
+    const progress = this.startTransfer({
+      direction: "fetch",
+      path: hint.path ?? null,
+      files: 1,
+      peers: [], // named once a peer is asked (the first event comes after that)
+      chunksTotal: want.size,
+      bytesTotal: null,
+    });
     let delay = 100;
     for (let attempt = 1; want.size > 0; attempt++) {
-      if (this.stopped) throw new Error("node stopped while fetching chunks");
+      if (this.stopped) {
+        const err = new Error("node stopped while fetching chunks");
+        progress.fail(err);
+        throw err;
+      }
       const cs = this.raft.members();
       const order = [origin, ...cs.voters, ...cs.learners].filter(
         (id, i, a) => id !== this.options.nodeId && a.indexOf(id) === i,
@@ -491,6 +565,7 @@ export class PickboxNode {
       for (const id of order) {
         const address = cs.addresses[id];
         if (!address) continue;
+        progress.setPeers([id]);
         for (const group of chunked([...want], FETCH_GROUP)) {
           try {
             const found = (await this.transport.request(
@@ -498,7 +573,15 @@ export class PickboxNode {
               { t: "getChunks", hashes: group },
               60_000,
             )) as Chunk[];
-            for (const c of found) if (want.delete(c.hash)) got.push(c);
+            let bytes = 0;
+            let count = 0;
+            for (const c of found) {
+              if (!want.delete(c.hash)) continue;
+              got.push(c);
+              bytes += c.data.length;
+              count++;
+            }
+            progress.advance(bytes, count);
           } catch (err) {
             this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");
             break;
@@ -513,6 +596,7 @@ export class PickboxNode {
         delay = Math.min(delay * 2, 5000);
       }
     }
+    progress.finish();
     return got;
   }
 

@@ -120,6 +120,32 @@ describe("ChangePipeline", () => {
     await p.idle();
   });
 
+  test("chunk pushes name the files whose chunks they carry, before the proposal", async () => {
+    const proposer = new ManualProposer();
+    const pushes: { hashes: string[]; paths: string[]; proposalsBefore: number }[] = [];
+    const missing: Record<string, string[]> = {
+      "big.bin": ["h1", "h2"],
+      "small.txt": [],
+      "other.iso": ["h3"],
+    };
+    const p = new ChangePipeline<Cmd>({
+      scanner: { scan: async (path) => ({ command: { path, version: 1 }, missingChunks: missing[path]! }) },
+      encode: (cmds) => new TextEncoder().encode(JSON.stringify(cmds)),
+      propose: proposer.propose,
+      pushChunks: async (hashes, paths) => {
+        pushes.push({ hashes, paths, proposalsBefore: proposer.proposals.length });
+      },
+      maxInFlightBatches: 1,
+    });
+    p.markDirty(["big.bin", "small.txt", "other.iso"]);
+    await until(() => proposer.inFlight === 1, "the proposal");
+    expect(pushes).toEqual([
+      { hashes: ["h1", "h2", "h3"], paths: ["big.bin", "other.iso"], proposalsBefore: 0 },
+    ]);
+    proposer.releaseAll();
+    await p.idle();
+  });
+
   test("echoes (scanner returns null) produce no proposal at all", async () => {
     const proposer = new ManualProposer();
     const p = pipeline(async () => null, proposer);

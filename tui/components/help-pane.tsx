@@ -21,6 +21,7 @@ export function HelpPane({ width, height }: { width: number; height: number }) {
     "  ? in a cell: that node is down or its list is unknown; - : it lacks the file",
     "Replication: newest first; n/m = nodes that applied the entry; latency = slowest",
     "  node's delay since the file was written (or the apply time). Conflicts stand out.",
+    `  Large files in transit show on top: from${g.arrow}to, progress bar, bytes, rate.`,
     "Peers: match/lag and last contact as the leader sees them; * = this node.",
   ];
   return (

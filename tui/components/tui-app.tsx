@@ -6,6 +6,7 @@ import { headerModel } from "../model/header-model.ts";
 import { layoutPanes } from "../model/layout-model.ts";
 import { logModel } from "../model/log-model.ts";
 import { peersModel } from "../model/peers-model.ts";
+import { transfersModel } from "../model/transfers-model.ts";
 import { initialUi, reduceKey, type UiState } from "../model/ui-state.ts";
 import { FeedPane } from "./feed-pane.tsx";
 import { FilesPane } from "./files-pane.tsx";
@@ -67,11 +68,12 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
   const peers = peersModel(state, { tickMs });
   const files = filesModel(state, ui.filter);
   const feed = feedModel(state, ui.filter);
+  const transfers = transfersModel(state, now, ui.filter);
   const logs = logModel(state, ui.filter);
   const layout = layoutPanes(width, size.rows, ui.focus, {
     peers: peers.length + 2,
     files: Math.max(1, files.rows.length) + 2,
-    feed: Math.max(1, feed.length) + 1,
+    feed: Math.max(1, feed.length + transfers.length) + 1,
     log: Math.max(1, logs.length) + 1,
   });
   const paneHeight = layout.panes.peers + layout.panes.files + layout.panes.feed + layout.panes.log;
@@ -105,6 +107,7 @@ export function TuiApp({ columns, rows, onQuit, initial, tickMs }: TuiAppProps) 
           {p.feed > 0 ? (
             <FeedPane
               rows={feed}
+              transfers={transfers}
               width={width}
               height={p.feed}
               focused={ui.focus === "feed"}

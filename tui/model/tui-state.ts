@@ -1,4 +1,6 @@
 // Pure reducers from source updates to TuiState. The store calls them; tests call them directly.
+
+import { transferKey, withTransferEvent } from "./transfers-model.ts";
 import type {
   CatchUp,
   ClusterMemberStatus,
@@ -27,6 +29,7 @@ export function initialState(mode: TuiState["mode"], via: string, self: string |
     feed: [],
     logs: [],
     catchUp: {},
+    transfers: {},
   };
 }
 
@@ -145,6 +148,7 @@ export function withEvent(s: TuiState, e: NodeEventLike, now: number): TuiState 
       line(now, "info", node, `membership: voters [${voters}]${learners ? ` learners [${learners}]` : ""}`),
     );
   }
+  if (e.type === "transfer") return withTransfer(s, e, now);
   if (!FEED_TYPES.has(e.type)) return s;
   // A no-op apply (identical content) is noise: the file did not change anywhere.
   if (e.type === "skip" && e.reason === "noop") return s;
@@ -182,6 +186,18 @@ export function withEvent(s: TuiState, e: NodeEventLike, now: number): TuiState 
       line(now, "warn", node, `conflict on ${path}: copy at ${str(e.conflictPath) ?? "?"}`),
     );
   return next;
+}
+
+/** A transfer's progress; its failure (once) also becomes a log line, with the reason. */
+function withTransfer(s: TuiState, e: NodeEventLike, now: number): TuiState {
+  const transfers = withTransferEvent(s.transfers, e, now);
+  if (transfers === s.transfers) return s;
+  const next: TuiState = { ...s, transfers };
+  const key = transferKey(str(e.node) ?? "", str(e.id) ?? "");
+  const t = next.transfers[key];
+  if (t?.state !== "failed" || s.transfers[key]?.state === "failed") return next;
+  const what = `${t.direction} of ${t.path ?? "chunks"}`;
+  return withLogLine(next, line(now, "warn", t.node, `${what} failed: ${t.error ?? "unknown error"}`));
 }
 
 function detailOf(e: NodeEventLike): string | null {

@@ -1,4 +1,5 @@
 // The TUI's data, independent of Ink and of where it came from (in-process node or admin protocol).
+import type { TransferEvent } from "../../src/node/node-events.ts";
 import type { ClusterMemberStatus, NodeStatus } from "../../src/node/pickbox-node.ts";
 
 export type { ClusterMemberStatus, NodeStatus };
@@ -51,6 +52,19 @@ export interface CatchUp {
   target: number;
 }
 
+/** One chunk transfer between members as its progress events (type "transfer") last described it. */
+export type TransferItem = Omit<TransferEvent, "type" | "error"> & {
+  /** `<node>|<id>`: ids are unique per node. */
+  key: string;
+  /** The member that reported it: the pusher, or the fetcher. */
+  node: string;
+  error: string | null;
+  /** Clock times (the TUI's) of its first and latest event; endedAt once done or failed. */
+  firstSeen: number;
+  lastSeen: number;
+  endedAt: number | null;
+};
+
 export interface TuiState {
   mode: "attach" | "in-process";
   /** The node the view goes through (the attached node, or the node running the TUI). */
@@ -65,4 +79,6 @@ export interface TuiState {
   feed: FeedItem[];
   logs: LogLine[];
   catchUp: Record<string, CatchUp>;
+  /** Large chunk transfers in progress or just ended, by TransferItem.key. */
+  transfers: Record<string, TransferItem>;
 }

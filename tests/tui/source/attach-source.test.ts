@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { filesModel } from "../../../tui/model/files-model.ts";
+import { transfersModel } from "../../../tui/model/transfers-model.ts";
 import type { ClusterMemberStatus } from "../../../tui/model/types.ts";
 import { attachSource } from "../../../tui/source/attach-source.ts";
 import type { ClusterSource } from "../../../tui/source/cluster-source.ts";
@@ -88,6 +89,38 @@ describe("attach source", () => {
       applyMs: 1,
     });
     await waitFor("a.txt differs", () => filesModel(store.getState()).rows[0]?.state === "differs", 5000, 10);
+  });
+
+  test("a member's transfer progress over SUBSCRIBE becomes a progress row", async () => {
+    const { admins } = await fakeCluster();
+    const store = startSource(admins[0]!.address);
+    await waitFor("a subscription per member", () => admins.every((a) => a.subscriberCount === 1), 5000, 10);
+    const progress = { type: "transfer", id: "fetch-x-1", direction: "fetch", path: null, files: 1 };
+    admins[2]!.emit({
+      ...progress,
+      peers: ["node1"],
+      bytesDone: 3 << 20,
+      bytesTotal: null,
+      chunksDone: 48,
+      chunksTotal: 64,
+      elapsedMs: 300,
+      state: "active",
+    });
+    await waitFor(
+      "the transfer row",
+      () => transfersModel(store.getState(), Date.now()).length === 1,
+      5000,
+      10,
+    );
+    expect(transfersModel(store.getState(), Date.now())[0]).toMatchObject({
+      node: "node3",
+      from: "node1",
+      to: "node3",
+      percent: "75%",
+      bytes: "3.0 MiB",
+      rate: "10 MiB/s",
+      state: "active",
+    });
   });
 
   test("when the attached member dies, asks another member it has seen and follows the new leader", async () => {

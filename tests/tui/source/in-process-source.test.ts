@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { NodeEvents } from "../../../src/node/node-events.ts";
 import { filesModel } from "../../../tui/model/files-model.ts";
+import { transfersModel } from "../../../tui/model/transfers-model.ts";
 import type { ClusterSource } from "../../../tui/source/cluster-source.ts";
 import { inProcessSource, type TuiNode } from "../../../tui/source/in-process-source.ts";
 import { TuiStore } from "../../../tui/store/tui-store.ts";
@@ -87,5 +88,39 @@ describe("in-process source", () => {
       5000,
       10,
     );
+  });
+
+  test("the node's own transfer progress reaches the store directly", async () => {
+    const { node, events } = fakeNode();
+    const store = new TuiStore({ mode: "in-process", via: "in-process", self: "node1", notifyDelayMs: 0 });
+    const source: ClusterSource = inProcessSource(node, { pollMs: 30 });
+    cleanups.push(() => source.stop());
+    source.start(store);
+    const base = {
+      type: "transfer",
+      id: "push-y-1",
+      direction: "push",
+      path: "iso/big.iso",
+      files: 1,
+    } as const;
+    const at = (bytesDone: number, state: "active" | "done") =>
+      events.emitTransfer({
+        ...base,
+        peers: ["node2", "node3"],
+        bytesDone,
+        bytesTotal: 8 << 20,
+        chunksDone: bytesDone >> 16,
+        chunksTotal: 128,
+        elapsedMs: 1000,
+        state,
+      });
+    at(2 << 20, "active");
+    expect(transfersModel(store.getState(), Date.now())).toMatchObject([
+      { label: "iso/big.iso", from: "node1", to: "2 peers", percent: "25%", bytes: "2.0 MiB/8.0 MiB" },
+    ]);
+    at(8 << 20, "done");
+    expect(transfersModel(store.getState(), Date.now())).toMatchObject([{ percent: "100%", state: "done" }]);
+    // Progress is transient: it is not kept in the node's history (which replays applies to a new TUI).
+    expect(events.history().filter((e) => e.type === "transfer")).toEqual([]);
   });
 });
