@@ -76,7 +76,8 @@ export function tailLog(o: LogTailOptions): () => void {
       busy = false;
     }
   };
-  void read();
+  // The file can vanish between stat and open (rotated, or its folder removed): try again next time.
+  void read().catch(() => {});
   const timer = setInterval(() => void read().catch(() => {}), o.everyMs ?? 500);
   return () => {
     stopped = true;
