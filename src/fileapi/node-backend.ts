@@ -83,11 +83,7 @@ export class NodeFileApiBackend implements FileApiBackend {
   }
 
   chunkSize(hash: string): number | null {
-    try {
-      return statSync(this.node.chunks.pathOf(hash)).size;
-    } catch {
-      return null;
-    }
+    return this.node.chunks.sizeOf(hash);
   }
 
   storeChunks(chunks: Chunk[]): Promise<void> {

@@ -2,6 +2,7 @@
 // Cut points depend only on nearby content, so an insertion changes the chunks around it and no others:
 // a small edit to a large file ships only the changed chunks. The gear table and masks are part of the
 // replicated format (every node must cut identically): changing them changes every chunk hash.
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 export interface ChunkerOptions {
@@ -154,7 +155,7 @@ export class StreamingChunker {
   constructor(opts: ChunkerOptions = DEFAULT_CHUNKER) {
     this.o = resolve(opts);
     this.scanner = new CutScanner(this.o);
-    this.buf = new Uint8Array(Math.min(this.o.max * 2, 1 << 20));
+    this.buf = new Uint8Array(0); // sized by the first push: a small file costs no large buffer
   }
 
   /** Bytes accepted but not yet emitted as a chunk. */
@@ -209,12 +210,21 @@ export class StreamingChunker {
   }
 }
 
+/** Files up to this size are read with one synchronous read (microseconds; no thread-pool trips). */
+const SMALL_FILE = 1 << 20;
+
 /** Chunks a file from disk in bounded memory (about maxSize + one read block), whatever its size. */
 export async function* chunkFile(
   path: string,
   opts: ChunkerOptions = DEFAULT_CHUNKER,
 ): AsyncGenerator<Chunk> {
   const chunker = new StreamingChunker(opts);
+  const small = readSmallFile(path);
+  if (small) {
+    yield* chunker.push(small);
+    yield* chunker.finish();
+    return;
+  }
   const block = new Uint8Array(1 << 20); // reused: push copies what it keeps
   const fh = await open(path, "r");
   try {
@@ -227,4 +237,32 @@ export async function* chunkFile(
     await fh.close();
   }
   yield* chunker.finish();
+}
+
+/**
+ * The whole file when it is small (null otherwise): one open, fstat and read. Reads until EOF, so a
+ * file that grows meanwhile is still read whole (the caller's stat check catches the change).
+ */
+export function readSmallFile(path: string, noFollow = false): Uint8Array | null {
+  const fd = openSync(path, constants.O_RDONLY | (noFollow ? (constants.O_NOFOLLOW ?? 0) : 0));
+  try {
+    const size = fstatSync(fd).size;
+    if (size > SMALL_FILE) return null;
+    let buf = new Uint8Array(size + 1);
+    let len = 0;
+    for (;;) {
+      if (len === buf.length) {
+        if (buf.length > SMALL_FILE) return null;
+        const next = new Uint8Array(buf.length * 2);
+        next.set(buf);
+        buf = next;
+      }
+      const n = readSync(fd, buf, len, buf.length - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return buf.subarray(0, len);
+  } finally {
+    closeSync(fd);
+  }
 }

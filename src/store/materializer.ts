@@ -25,6 +25,7 @@ import {
 } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import path from "node:path";
+import { readSmallFile } from "./chunker.ts";
 import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
 
 export interface DiskStat {
@@ -247,6 +248,11 @@ export class Materializer {
   /** Reads a file's bytes in pieces (for hashing the local copy). */
   async *read(rel: string): AsyncGenerator<Uint8Array> {
     const abs = this.resolve(rel);
+    const small = readSmallFile(abs, true);
+    if (small) {
+      yield small;
+      return;
+    }
     const fh = await open(abs, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
       const buf = new Uint8Array(1 << 20);

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   existsSync,
@@ -278,5 +279,60 @@ await new ChunkStore(process.argv[2]).putMany([{ hash: sha256Hex(d), data: d }])
     const mb = (n * 64 * 1024) / 1e6;
     console.log(`chunk store: ${(mb / s).toFixed(0)} MB/s durable writes (${n} x 64 KiB, batches of 32)`);
     expect(store.stats().chunks).toBe(n);
+  });
+});
+
+describe("ChunkStore with a database for small chunks", () => {
+  let db: Database;
+  beforeEach(() => {
+    db = new Database(path.join(dir, "state.db"));
+    db.exec("PRAGMA journal_mode = WAL");
+  });
+  afterEach(() => db.close());
+
+  const big = () => {
+    const data = new Uint8Array(20_000).map((_, i) => (i * 7) % 256);
+    return { hash: sha256Hex(data), data };
+  };
+
+  test("a small chunk becomes a row, not a file; a large one stays a file; both read back and survive reopen", async () => {
+    const store = new ChunkStore(path.join(dir, "chunks"), { db });
+    const s = chunk("small file content");
+    const b = big();
+    await store.putMany([s, b]);
+    expect(existsSync(store.pathOf(s.hash))).toBe(false);
+    expect(existsSync(store.pathOf(b.hash))).toBe(true);
+    expect(store.sizeOf(s.hash)).toBe(s.data.length);
+    expect(store.stats()).toEqual({ chunks: 2, bytes: s.data.length + b.data.length });
+    const again = new ChunkStore(path.join(dir, "chunks"), { db });
+    expect(await again.get(s.hash)).toEqual(s.data);
+    expect(await again.get(b.hash)).toEqual(b.data);
+    expect(again.stats().chunks).toBe(2);
+  });
+
+  test("a row whose bytes no longer match its hash is dropped and reported missing", async () => {
+    const store = new ChunkStore(path.join(dir, "chunks"), { db });
+    const s = chunk("will rot");
+    await store.putMany([s]);
+    db.run("UPDATE cs_small SET data = ? WHERE hash = ?", [new TextEncoder().encode("rotten"), s.hash]);
+    expect(await store.get(s.hash)).toBeNull();
+    expect(store.has(s.hash)).toBe(false);
+  });
+
+  test("gc removes unreferenced rows older than the minimum age; a re-put restarts the age", async () => {
+    const t = clock(T0);
+    const store = new ChunkStore(path.join(dir, "chunks"), { db, now: t.now });
+    const keep = chunk("referenced");
+    const old = chunk("old");
+    const reput = chunk("re-put");
+    await store.putMany([keep, old, reput]);
+    t.advance(50_000);
+    await store.putMany([reput]);
+    t.advance(20_000);
+    const r = await store.gc((h) => h === keep.hash, 30_000);
+    expect(r).toEqual({ removed: 1, bytes: old.data.length });
+    expect(store.has(old.hash)).toBe(false);
+    expect(store.has(keep.hash) && store.has(reput.hash)).toBe(true);
+    expect((db.query("SELECT count(*) AS n FROM cs_small").get() as { n: number }).n).toBe(2);
   });
 });

@@ -85,7 +85,7 @@ export function openNode(
   const db = given ?? new Database(path.join(root, ".pickbox", "state.db"));
   if (!given) db.exec("PRAGMA journal_mode = WAL");
   const index = new FileIndex(db);
-  const chunks = new ChunkStore(path.join(root, ".pickbox", "chunks"));
+  const chunks = new ChunkStore(path.join(root, ".pickbox", "chunks"), { db });
   const events = new FsmEvents();
   const seen: FsmEvent[] = [];
   events.onAny((e) => seen.push(e));

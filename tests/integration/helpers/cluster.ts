@@ -7,6 +7,19 @@ import path from "node:path";
 import { type Subprocess, spawn } from "bun";
 
 export const BINARY = path.resolve(import.meta.dir, "../../../bin/pickbox");
+/**
+ * PICKBOX_PROFILE_DIR=<dir>: run the nodes from source under `bun --cpu-prof` instead of the binary;
+ * each node writes a .cpuprofile there when the cluster stops (gracefully, for that reason).
+ */
+const PROFILE_DIR = process.env.PICKBOX_PROFILE_DIR;
+const NODE_COMMAND = PROFILE_DIR
+  ? [
+      process.execPath,
+      "--cpu-prof",
+      `--cpu-prof-dir=${path.resolve(PROFILE_DIR)}`,
+      path.resolve(import.meta.dir, "../../../src/cli/main.ts"),
+    ]
+  : [BINARY];
 
 /** Every process any test started, so a crashed test still kills them (by PID) at exit. */
 const live = new Set<Subprocess>();
@@ -181,7 +194,7 @@ export class TestCluster {
   }
 
   spawnNode(n: NodeHandle): void {
-    const proc = spawn([BINARY, ...n.args], {
+    const proc = spawn([...NODE_COMMAND, ...n.args], {
       stdout: "ignore",
       stderr: Bun.file(path.join(this.dataDir, `${n.id}.stderr.log`)),
       stdin: "ignore",
@@ -285,7 +298,7 @@ export class TestCluster {
     await Promise.all(
       this.nodes.map(async (n) => {
         if (!n.proc) return;
-        n.proc.kill("SIGKILL");
+        n.proc.kill(PROFILE_DIR ? "SIGTERM" : "SIGKILL");
         await n.proc.exited;
         live.delete(n.proc);
         n.proc = null;
