@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { LegacyForwardCommand } from "../admin/admin-handler.ts";
 import { AdminServer } from "../admin/admin-server.ts";
@@ -32,6 +31,8 @@ import { TransferProgress, type TransferProgressOptions } from "./transfer-progr
 
 /** Chunks asked for in one request: at most 64 x 256 KiB (the chunker's maximum) = 16 MiB per reply. */
 const FETCH_GROUP = 64;
+/** How often applied files are fsynced together (FileFSM.checkpoint); also on snapshot and stop. */
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -91,6 +92,7 @@ export class PickboxNode {
   private transport!: TcpTransport;
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
+  private checkpointTimer: ReturnType<typeof setInterval> | undefined;
   private watcher!: FolderWatcher;
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
@@ -126,7 +128,7 @@ export class PickboxNode {
     const o = this.options;
     this.storage = new SqliteRaftStorage(path.join(this.stateDir, "state.db"));
     this.index = new FileIndex(this.storage.db);
-    this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"));
+    this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"), { db: this.storage.db });
     const snapshots = new FileSnapshotStore(path.join(this.stateDir, "snapshots"));
     this.transport = new TcpTransport({
       bindHost: o.bindHost,
@@ -169,6 +171,13 @@ export class PickboxNode {
 
     await this.raft.start();
     this.raftAddress = advertised;
+    // Before the scanner looks at the folder: a file a power cut left torn must not pass for an edit.
+    const repaired = await this.fsm.repairAfterPowerLoss();
+    if (repaired > 0) this.log.warn({ files: repaired }, "rewrote files a power cut left torn");
+    // Applies do not fsync one by one (the committed log is the write-ahead log); this makes them durable.
+    this.checkpointTimer = setInterval(() => {
+      this.fsm.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
+    }, CHECKPOINT_INTERVAL_MS);
 
     this.admin = new AdminServer({
       host: o.bindHost,
@@ -269,6 +278,8 @@ export class PickboxNode {
     await this.admin?.close();
     await this.fileApi?.close();
     await this.raft?.stop();
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.fsm?.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
     this.storage?.close();
     this.log.info({}, "node stopped");
     this.log.flush?.();
@@ -498,20 +509,13 @@ export class PickboxNode {
     progress?.finish();
   }
 
-  /** Total size of stored chunks (stat of each chunk file, a few at a time), for a push's progress. */
+  /** Total size of stored chunks, for a push's progress. */
   private async chunkBytes(hashes: string[]): Promise<number> {
     let total = 0;
-    for (let i = 0; i < hashes.length; i += 64) {
-      const sizes = await Promise.all(
-        hashes.slice(i, i + 64).map(async (h) => {
-          try {
-            return (await stat(this.chunks.pathOf(h))).size;
-          } catch {
-            throw new Error(`chunk ${h} vanished before it was pushed`);
-          }
-        }),
-      );
-      for (const n of sizes) total += n;
+    for (const h of hashes) {
+      const n = this.chunks.sizeOf(h);
+      if (n === null) throw new Error(`chunk ${h} vanished before it was pushed`);
+      total += n;
     }
     return total;
   }
