@@ -26,6 +26,7 @@ import {
 import { readFile, stat, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Chunk, sha256Hex } from "./chunker.ts";
+import { deferredCommit } from "./deferred-commit.ts";
 import { syncPaths } from "./materializer.ts";
 
 export interface ChunkStoreOptions {
@@ -42,7 +43,7 @@ interface SmallTable {
   touch: Statement;
   age: Statement;
   remove: Statement;
-  transaction: <T>(fn: () => T) => T;
+  transaction: <T>(fn: () => T, durable: boolean) => T;
 }
 
 /** Chunks up to this size go to the database when there is one (FastCDC's minimum chunk size). */
@@ -81,12 +82,16 @@ export class ChunkStore {
   private readonly small: SmallTable | null;
   private readonly smallBytes: number;
   private readonly inTable = new Set<string>();
+  private readonly db: Database | null;
+  /** Rows committed without fsync since the last sync(). */
+  private deferredRows = 0;
 
   constructor(dir: string, opts: ChunkStoreOptions = {}) {
     this.dir = path.resolve(dir);
     this.now = opts.now ?? Date.now;
     this.smallBytes = opts.smallChunkBytes ?? DEFAULT_SMALL_CHUNK_BYTES;
     this.small = opts.db ? openSmallTable(opts.db) : null;
+    this.db = opts.db ?? null;
     mkdirSync(this.dir, { recursive: true });
     this.load();
     if (opts.db) {
@@ -190,7 +195,8 @@ export class ChunkStore {
       small.transaction(() => {
         for (const h of touched) if (this.inTable.has(h)) small.touch.run(ms, h);
         for (const [h, d] of toTable) small.put.run(h, d, ms);
-      });
+      }, durable);
+      if (!durable) this.deferredRows += toTable.length;
       for (const [h, d] of toTable) {
         this.inTable.add(h);
         this.remember(h, d.length);
@@ -233,6 +239,11 @@ export class ChunkStore {
     const dirs = [...this.unsyncedDirs];
     this.unsyncedFiles = new Set();
     this.unsyncedDirs = new Set();
+    if (this.db && this.deferredRows > 0) {
+      // With synchronous=FULL a checkpoint first syncs the WAL, and with it the deferred rows.
+      this.deferredRows = 0;
+      this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
+    }
     await syncPaths(files, dirs);
   }
 
@@ -401,7 +412,8 @@ function openSmallTable(db: Database): SmallTable {
     touch: db.prepare("UPDATE cs_small SET touched = ? WHERE hash = ?"),
     age: db.prepare("SELECT touched FROM cs_small WHERE hash = ?"),
     remove: db.prepare("DELETE FROM cs_small WHERE hash = ?"),
-    transaction: <T>(fn: () => T) => db.transaction(fn)(),
+    transaction: <T>(fn: () => T, durable: boolean) =>
+      durable ? db.transaction(fn)() : deferredCommit(db, fn),
   };
 }
 

@@ -430,7 +430,8 @@ export class FileFSM implements FSM {
 
   private commit(idx: number, txn: EntryTxn): void {
     const { index } = this.d;
-    index.transaction(() => {
+    // No fsync of its own: the entries are in the committed log, and the checkpoint syncs this later.
+    index.transactionDeferred(() => {
       for (const e of txn.entries.values()) index.put(e);
       for (const [p, s] of txn.stats) index.setLocalStat(p, s);
       index.setMeta(APPLIED_INDEX_KEY, String(idx));

@@ -3,6 +3,7 @@
 // chunk reference counts for GC. It lives in the node's state.db beside the raft log, in tables
 // prefixed fi_, so the FSM can update entries and the applied index in one transaction.
 import type { Database, Statement } from "bun:sqlite";
+import { deferredCommit } from "./deferred-commit.ts";
 import { normalized, type VectorClock } from "./vector-clock.ts";
 
 export interface IndexEntry {
@@ -234,6 +235,11 @@ export class FileIndex {
   /** Runs fn in one sqlite transaction (a savepoint if one is already open); rolls back if it throws. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /** A transaction whose commit does not wait for fsync (see deferred-commit.ts). */
+  transactionDeferred<T>(fn: () => T): T {
+    return deferredCommit(this.db, fn);
   }
 
   /** Empties entries, chunk references and local stats (for snapshot restore). Meta is kept. */

@@ -91,6 +91,8 @@ export class FrameDecoder {
   private buffered = 0;
   /** Payload length of the frame being assembled, once its header has been read. */
   private pendingLength = -1;
+  /** The pending frame's head was already found not to be a raw snapshot chunk (look once per frame). */
+  private headChecked = false;
   /** Data bytes of a streamed snapshot chunk frame not yet returned. */
   private rawRemaining = 0;
 
@@ -130,10 +132,12 @@ export class FrameDecoder {
         throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
       }
       this.pendingLength = length;
+      this.headChecked = false;
     }
-    if (this.pendingLength >= CHUNK_HEAD_BYTES) {
+    if (this.pendingLength >= CHUNK_HEAD_BYTES && !this.headChecked) {
       if (this.buffered < CHUNK_HEAD_BYTES) return null;
       if (this.startsWithChunkPrefix()) return this.beginRawChunk();
+      this.headChecked = true;
     }
     if (this.buffered < this.pendingLength) return null;
     const first = this.chunks[0]!;
