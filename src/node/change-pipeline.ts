@@ -19,8 +19,9 @@ export interface ChangePipelineOptions<C> {
    * `paths`: the files whose chunks these are (in batch order), so progress can name them. */
   pushChunks: (hashes: string[], paths: string[]) => Promise<void>;
   maxBatch?: number;
-  /** Proposals in flight at once. Small on purpose: what changes meanwhile piles up into the next,
-   * larger batch (group commit), instead of each watcher event becoming its own Raft entry. */
+  /** Proposals in flight at once (default 4). Small on purpose: what changes meanwhile piles up into the
+   * next, larger batch (group commit), instead of each watcher event becoming its own Raft entry; 4
+   * rather than 2 keeps the log busy while a batch is scanned (W2 bursts measured ~10% faster). */
   maxInFlightBatches?: number;
   scanConcurrency?: number;
   /** Wait before retrying after a failed proposal (leader change, outage). */
@@ -67,7 +68,7 @@ export class ChangePipeline<C> {
     void this.run().finally(() => {
       this.running = false;
       // At the in-flight cap, the next pump comes from a finishing batch (re-pumping here would spin).
-      if (this.closed || this.batchesInFlight >= (this.o.maxInFlightBatches ?? 2)) return;
+      if (this.closed || this.batchesInFlight >= (this.o.maxInFlightBatches ?? 4)) return;
       if ([...this.dirty].some((p) => !this.inFlight.has(p))) this.pump();
       else if (this.dirty.size === 0 && this.inFlight.size === 0) this.notifyIdle();
     });
@@ -81,7 +82,7 @@ export class ChangePipeline<C> {
 
   private async run(): Promise<void> {
     const maxBatch = this.o.maxBatch ?? 512;
-    const maxBatches = this.o.maxInFlightBatches ?? 2;
+    const maxBatches = this.o.maxInFlightBatches ?? 4;
     while (!this.closed && this.batchesInFlight < maxBatches) {
       const batch: string[] = [];
       for (const p of this.dirty) {
