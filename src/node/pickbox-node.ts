@@ -33,6 +33,9 @@ import { TransferProgress, type TransferProgressOptions } from "./transfer-progr
 const FETCH_GROUP = 64;
 /** How often applied files are fsynced together (FileFSM.checkpoint); also on snapshot and stop. */
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** Chunk bytes per putChunks request, and how many such requests a push keeps in flight. */
+const PUSH_BATCH_BYTES = 8 * 1024 * 1024;
+const PUSH_WINDOW = 3;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -142,6 +145,7 @@ export class PickboxNode {
       index: this.index,
       chunks: this.chunks,
       fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint),
+      knownHash: (rel, st) => this.scanner?.knownHash(rel, st),
       events: this.events.fsm,
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;
@@ -465,12 +469,20 @@ export class PickboxNode {
           });
     let batch: Chunk[] = [];
     let bytes = 0;
+    // Up to PUSH_WINDOW batches travel at once: a peer stores (and fsyncs) one while the next arrives.
+    const inFlight: Promise<void>[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
       const b = batch;
       const sent = bytes;
       batch = [];
       bytes = 0;
+      if (inFlight.length >= PUSH_WINDOW) await inFlight.shift();
+      const p = send(b, sent);
+      p.catch(() => {}); // observed through inFlight; never unhandled
+      inFlight.push(p);
+    };
+    const send = async (b: Chunk[], sent: number) => {
       await Promise.all(
         others
           .filter((id) => !failed.has(id))
@@ -497,9 +509,10 @@ export class PickboxNode {
         if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
         batch.push({ hash: h, data });
         bytes += data.length;
-        if (bytes >= 8 * 1024 * 1024) await flush();
+        if (bytes >= PUSH_BATCH_BYTES) await flush();
       }
       await flush();
+      while (inFlight.length > 0) await inFlight.shift();
       if (ackingVoters() < quorum)
         throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
     } catch (err) {

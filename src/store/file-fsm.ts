@@ -58,6 +58,9 @@ export interface FileFsmDeps {
   /** Monotonic-ish milliseconds, for latency numbers in events only; never for decisions. */
   clock?: () => number;
   events?: FsmEvents;
+  /** The hash of a file whose current stat is exactly what the local scanner hashed (our own proposal),
+   * so applying it need not read the file again. */
+  knownHash?: (rel: string, st: { size: number; mtimeMs: number; ino: number }) => string | undefined;
   /** Identifies the current boot of the machine (default: Linux's boot_id); a change means the page
    * cache was lost since the last checkpoint. Injected by tests to simulate a power cut. */
   bootId?: string;
@@ -811,7 +814,7 @@ export class FileFSM implements FSM {
   ): Promise<string> {
     const ls = txn.getStat(p);
     if (cur && !cur.deleted && cur.kind === "file" && ls && sameStat(ls, disk)) return cur.hash;
-    return hashStream(this.mat.read(p));
+    return this.d.knownHash?.(p, disk) ?? hashStream(this.mat.read(p));
   }
 
   /** Renames a local, unproposed thing to a conflict name on this node only; the watcher proposes it. */

@@ -79,7 +79,8 @@ export class ProcessCluster {
 
   async destroy(): Promise<void> {
     for (const n of this.nodes) {
-      n.proc.kill("SIGKILL");
+      // Under BUN_OPTIONS=--cpu-prof a node writes its profile only when it exits on its own.
+      n.proc.kill(process.env.BUN_OPTIONS?.includes("--cpu-prof") ? "SIGTERM" : "SIGKILL");
       await n.proc.exited;
       live.delete(n.proc);
     }

@@ -59,6 +59,19 @@ describe("LocalScanner", () => {
     expect(a.index.getLocalStat("hello.txt")?.mtimeMs).toBe(1e12);
   });
 
+  test("knownHash: the hash of what was proposed, while the file's stat is unchanged", async () => {
+    const a = node("a");
+    const s = scannerOf(a);
+    const abs = path.join(a.root, "k.txt");
+    writeFileSync(abs, "version one");
+    const cmd = asPut(await s.scan("k.txt"));
+    const st = statSync(abs);
+    expect(s.knownHash("k.txt", st)).toBe(cmd.hash);
+    expect(s.knownHash("other.txt", st)).toBeUndefined();
+    writeFileSync(abs, "version two, longer");
+    expect(s.knownHash("k.txt", statSync(abs))).toBeUndefined();
+  });
+
   test("a file materialised from another node is not proposed back", async () => {
     const b = node("b");
     const log = new Log();
