@@ -284,6 +284,7 @@ export class PickboxNode {
     await this.raft?.stop();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.fsm?.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
+    this.chunks?.close();
     this.storage?.close();
     this.log.info({}, "node stopped");
     this.log.flush?.();

@@ -1,53 +1,49 @@
-// Content-addressed chunk store: one file per chunk at <dir>/<hash[0..2]>/<hash>, named by the SHA-256 of
-// its bytes. Bulk bytes live in files rather than in the FULL-sync sqlite log (see design.md, measured
-// numbers). A durable putMany (the default) resolves once every chunk is written to a temp file, fsynced,
-// renamed into place and its directory fsynced: a crash leaves the whole chunk or nothing under its name.
-// putMany(chunks, { durable: false }) is for bytes that are durable elsewhere already (inline in the
-// committed raft log): it only writes and renames, and sync() makes such chunks durable later, at the
-// FSM's checkpoint. A chunk torn by a power cut under its name fails get()'s hash check and is fetched
-// again.
+// Content-addressed chunk store, named by the SHA-256 of each chunk's bytes, with its index in the node's
+// sqlite database (WAL). Two homes for the bytes:
+// - small chunks (whole small files, tails of large ones) are rows of cs_small: a row in a transaction
+//   costs far less than a file to create (each creation is a journal round of the file system);
+// - larger chunks are appended to pack files (<dir>/packs/p-<n>.pack) and located by cs_packed rows:
+//   storing 8 MiB of chunks is one append and one fdatasync, not a hundred files to create and sync.
+//   Bulk bytes stay out of the FULL-sync sqlite log (design.md's measurements).
 //
-// Small chunks (whole small files, tails of large ones) go to a table of the node's sqlite database when
-// one is given: a row in a transaction instead of a file to create, which costs a journal round on the
-// file system each (the dominant cost of a burst of small files). Rows are durable when putMany resolves.
+// A durable putMany (the default) resolves once the bytes are on disk (pack fdatasync, then the rows in a
+// FULL commit). putMany(chunks, { durable: false }) is for bytes already durable elsewhere (inline in the
+// committed raft log, or on the peers that pushed them): no fsync; sync() makes them durable later, at
+// the FSM's checkpoint. Every read is verified against the hash: bytes a power cut tore under a row are
+// reported missing and fetched again. gc() drops unreferenced chunks and compacts packs that became
+// mostly garbage.
 import type { Database, Statement } from "bun:sqlite";
 import {
   closeSync,
+  constants,
   existsSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readdirSync,
-  renameSync,
+  readFileSync,
+  readSync,
+  rmSync,
   statSync,
   unlinkSync,
-  utimesSync,
   writeSync,
 } from "node:fs";
-import { readFile, stat, unlink, utimes } from "node:fs/promises";
 import path from "node:path";
 import { type Chunk, sha256Hex } from "./chunker.ts";
 import { deferredCommit } from "./deferred-commit.ts";
-import { syncPaths } from "./materializer.ts";
 
 export interface ChunkStoreOptions {
+  /** The node's database (tables cs_small and cs_packed live there). */
+  db: Database;
   /** Clock for chunk ages (GC); defaults to Date.now. */
   now?: () => number;
-  /** Where small chunks live (table cs_small); without it every chunk is a file. */
-  db?: Database;
+  /** Chunks up to this size are rows (default: FastCDC's minimum chunk size). */
   smallChunkBytes?: number;
+  /** A pack is closed for appends at this size (default 256 MiB). */
+  packBytes?: number;
 }
-
-interface SmallTable {
-  get: Statement;
-  put: Statement;
-  touch: Statement;
-  age: Statement;
-  remove: Statement;
-  transaction: <T>(fn: () => T, durable: boolean) => T;
-}
-
-/** Chunks up to this size go to the database when there is one (FastCDC's minimum chunk size). */
-export const DEFAULT_SMALL_CHUNK_BYTES = 16 * 1024;
 
 export interface PutOptions {
   /** Wait until the chunks are on disk (fsync). Default true; false defers that to sync(). */
@@ -56,9 +52,13 @@ export interface PutOptions {
 
 /** Unreferenced chunks younger than this survive GC: they may belong to a proposal not yet committed. */
 export const DEFAULT_GC_MIN_AGE_MS = 10 * 60_000;
+export const DEFAULT_SMALL_CHUNK_BYTES = 16 * 1024;
+const DEFAULT_PACK_BYTES = 256 * 1024 * 1024;
+/** A closed pack whose live bytes fall below this share is rewritten by gc(). */
+const COMPACT_BELOW = 0.5;
 
 const HASH_RE = /^[0-9a-f]{64}$/;
-const TMP_MARK = ".tmp-";
+const PACK_RE = /^p-(\d+)\.pack$/;
 
 export function isChunkHash(hash: string): boolean {
   return typeof hash === "string" && HASH_RE.test(hash);
@@ -68,99 +68,124 @@ export class ChunkHashMismatchError extends Error {
   override name = "ChunkHashMismatchError";
 }
 
+interface Located {
+  pack: number;
+  off: number;
+  len: number;
+}
+
+interface Pack {
+  fd: number;
+  size: number;
+  live: number;
+  /** Appended to since its last fdatasync. */
+  dirty: boolean;
+}
+
+interface Queries {
+  smallGet: Statement;
+  smallPut: Statement;
+  smallTouch: Statement;
+  smallAge: Statement;
+  smallDel: Statement;
+  packedGet: Statement;
+  packedPut: Statement;
+  packedTouch: Statement;
+  packedAge: Statement;
+  packedDel: Statement;
+}
+
 export class ChunkStore {
   readonly dir: string;
+  private readonly packDir: string;
+  private readonly db: Database;
+  private readonly q: Queries;
   private readonly now: () => number;
-  /** Chunk files and shard directories written without fsync since the last sync(). */
-  private unsyncedFiles = new Set<string>();
-  private unsyncedDirs = new Set<string>();
-  private readonly sizes = new Map<string, number>(); // hash -> bytes, for has() and stats()
-  private readonly shards = new Set<string>(); // shard directories known to exist durably
-  private readonly inflight = new Map<string, Promise<void>>(); // hash -> the write that makes it durable
-  private totalBytes = 0;
-  private tmpSeq = 0;
-  private readonly small: SmallTable | null;
   private readonly smallBytes: number;
-  private readonly inTable = new Set<string>();
-  private readonly db: Database | null;
+  private readonly packLimit: number;
+  private readonly small = new Map<string, number>(); // hash -> bytes
+  private readonly packed = new Map<string, Located>();
+  private readonly packs = new Map<number, Pack>();
+  private current = 0; // the pack appended to
+  private readonly inflight = new Map<string, Promise<void>>(); // hash -> the putMany storing it
+  private totalBytes = 0;
   /** Rows committed without fsync since the last sync(). */
   private deferredRows = 0;
 
-  constructor(dir: string, opts: ChunkStoreOptions = {}) {
+  constructor(dir: string, opts: ChunkStoreOptions) {
     this.dir = path.resolve(dir);
+    this.packDir = path.join(this.dir, "packs");
+    this.db = opts.db;
     this.now = opts.now ?? Date.now;
     this.smallBytes = opts.smallChunkBytes ?? DEFAULT_SMALL_CHUNK_BYTES;
-    this.small = opts.db ? openSmallTable(opts.db) : null;
-    this.db = opts.db ?? null;
-    mkdirSync(this.dir, { recursive: true });
+    this.packLimit = opts.packBytes ?? DEFAULT_PACK_BYTES;
+    mkdirSync(this.packDir, { recursive: true });
+    this.q = prepare(this.db);
     this.load();
-    if (opts.db) {
-      for (const r of opts.db.query("SELECT hash, length(data) AS n FROM cs_small").all() as {
-        hash: string;
-        n: number;
-      }[]) {
-        this.inTable.add(r.hash);
-        this.remember(r.hash, r.n);
-      }
-    }
   }
 
   /** Stored size of a chunk, or null when it is not stored. */
   sizeOf(hash: string): number | null {
-    return this.has(hash) ? (this.sizes.get(hash) ?? null) : null;
+    return this.has(hash) ? (this.small.get(hash) ?? this.packed.get(hash)?.len ?? null) : null;
   }
 
-  /** Whether the chunk is stored. Sync and cheap: the in-memory set, then the disk for chunks put by others. */
+  /** Whether the chunk is stored. Sync and cheap: memory, then the index (a store opened by another
+   * instance on the same database may have added it). */
   has(hash: string): boolean {
-    if (this.sizes.has(hash)) return true;
-    if (!isChunkHash(hash) || this.inflight.has(hash)) return false; // not durable yet
-
-    const file = this.pathOf(hash);
-    if (!existsSync(file)) return false;
-    this.remember(hash, statSync(file).size);
+    if (this.small.has(hash) || this.packed.has(hash)) return true;
+    if (!isChunkHash(hash)) return false;
+    const s = this.q.smallAge.get(hash) as { touched: number; n: number } | null;
+    if (s) {
+      this.small.set(hash, s.n);
+      this.totalBytes += s.n;
+      return true;
+    }
+    const p = this.q.packedGet.get(hash) as { pack: number; off: number; len: number } | null;
+    if (!p || !this.openPack(p.pack)) return false;
+    this.addPacked(hash, p);
     return true;
   }
 
   /**
-   * The chunk's bytes, or null if it is missing. The bytes are verified against the name: a corrupt file
-   * (bit rot, a torn copy made outside the store) is removed and reported as missing, so the caller
-   * fetches the chunk again from a peer instead of materialising wrong content.
+   * The chunk's bytes, or null if it is missing. The bytes are verified against the name: corrupt bytes
+   * (bit rot, a write torn by a power cut) are dropped and reported as missing, so the caller fetches the
+   * chunk again from a peer instead of materialising wrong content.
    */
   async get(hash: string): Promise<Uint8Array | null> {
-    if (!isChunkHash(hash)) return null;
-    if (this.small && this.inTable.has(hash)) {
-      const row = this.small.get.get(hash) as { data: Uint8Array } | null;
-      if (row && sha256Hex(row.data) === hash) return new Uint8Array(row.data);
-      await this.delete(hash);
-      return null;
-    }
-    let data: Uint8Array;
-    try {
-      data = new Uint8Array(await readFile(this.pathOf(hash)));
-    } catch (e) {
-      if (isMissing(e)) {
-        this.forget(hash);
-        return null;
+    if (!isChunkHash(hash) || !this.has(hash)) return null;
+    let data: Uint8Array | null = null;
+    if (this.small.has(hash)) {
+      const row = this.q.smallGet.get(hash) as { data: Uint8Array } | null;
+      data = row ? new Uint8Array(row.data) : null;
+    } else {
+      const at = this.packed.get(hash)!;
+      const pack = this.packs.get(at.pack);
+      if (pack && at.off + at.len <= pack.size) {
+        const buf = new Uint8Array(at.len);
+        let got = 0;
+        while (got < at.len) {
+          const n = readSync(pack.fd, buf, got, at.len - got, at.off + got);
+          if (n === 0) break;
+          got += n;
+        }
+        data = got === at.len ? buf : null;
       }
-      throw e;
     }
-    if (sha256Hex(data) !== hash) {
-      await this.delete(hash);
-      return null;
-    }
-    return data;
+    if (data && sha256Hex(data) === hash) return data;
+    await this.delete(hash);
+    return null;
   }
 
-  /** Path of a chunk's file (whether or not it exists). */
-  pathOf(hash: string): string {
-    if (!isChunkHash(hash)) throw new ChunkHashMismatchError(`not a chunk hash: ${JSON.stringify(hash)}`);
-    return path.join(this.dir, hash.slice(0, 2), hash);
+  /** Where a packed chunk's bytes are (for tools and tests); null for rows and missing chunks. */
+  locationOf(hash: string): { file: string; offset: number; length: number } | null {
+    const at = this.packed.get(hash);
+    return at ? { file: this.packPath(at.pack), offset: at.off, length: at.len } : null;
   }
 
   /**
-   * Stores chunks durably. Every hash is verified before anything is written (a mismatch throws and
-   * stores nothing); chunks already present are only touched (their age restarts, so GC spares them
-   * while the proposal that re-uses them is in flight).
+   * Stores chunks. Every hash is verified before anything is written (a mismatch throws and stores
+   * nothing); chunks already present are only touched (their age restarts, so GC spares them while the
+   * proposal that re-uses them is in flight).
    */
   async putMany(chunks: Chunk[], opts: PutOptions = {}): Promise<void> {
     const durable = opts.durable ?? true;
@@ -176,138 +201,108 @@ export class ChunkStore {
       }
       todo.set(c.hash, c.data);
     }
-    let fresh: Array<[string, Uint8Array]> = [];
+    const ms = Math.round(this.now());
     const touched: string[] = [];
-    const others = new Set<Promise<void>>(); // concurrent putMany calls already writing some of ours
+    const rows: Array<[string, Uint8Array]> = [];
+    const appended: Array<[string, Located]> = [];
+    const others = new Map<string, Promise<void>>(); // being stored by a concurrent putMany
+    // Everything up to the row commit below is synchronous: no other putMany interleaves with it.
     for (const [hash, data] of todo) {
       const pending = this.inflight.get(hash);
-      if (pending) others.add(pending);
+      if (pending) others.set(hash, pending);
       else if (this.has(hash)) touched.push(hash);
-      else fresh.push([hash, data]);
+      else if (data.length <= this.smallBytes) rows.push([hash, data]);
+      else appended.push([hash, this.append(data)]);
     }
-    const nowSec = this.now() / 1000;
-    const touchedFiles = touched.filter((h) => !this.inTable.has(h));
-    await Promise.all(touchedFiles.map((h) => utimes(this.pathOf(h), nowSec, nowSec).catch(() => {})));
-    const small = this.small;
-    const toTable = small ? fresh.filter(([, d]) => d.length <= this.smallBytes) : [];
-    if (small && (toTable.length > 0 || touchedFiles.length < touched.length)) {
-      const ms = Math.round(this.now());
-      small.transaction(() => {
-        for (const h of touched) if (this.inTable.has(h)) small.touch.run(ms, h);
-        for (const [h, d] of toTable) small.put.run(h, d, ms);
-      }, durable);
-      if (!durable) this.deferredRows += toTable.length;
-      for (const [h, d] of toTable) {
-        this.inTable.add(h);
-        this.remember(h, d.length);
+    this.commitRows(durable, () => {
+      for (const [hash, data] of rows) this.q.smallPut.run(hash, data, ms);
+      for (const hash of touched) {
+        if (this.small.has(hash)) this.q.smallTouch.run(ms, hash);
+        else this.q.packedTouch.run(ms, hash);
       }
-      fresh = fresh.filter(([, d]) => d.length > this.smallBytes);
+    });
+    for (const [hash, data] of rows) {
+      this.small.set(hash, data.length);
+      this.totalBytes += data.length;
     }
-    if (fresh.length > 0) {
-      const mine = this.writeFresh(fresh, nowSec, durable);
+    if (rows.length > 0 && !durable) this.deferredRows += rows.length;
+    // Packed chunks are known (has() true) once their bytes are synced as asked and their rows committed.
+    if (appended.length > 0) {
+      const mine = (async () => {
+        if (durable) await this.syncPacks([...new Set(appended.map(([, at]) => at.pack))]);
+        this.commitRows(durable, () => {
+          for (const [hash, at] of appended) this.q.packedPut.run(hash, at.pack, at.off, at.len, ms);
+        });
+        if (!durable) this.deferredRows += appended.length;
+        for (const [hash, at] of appended) this.addPacked(hash, at);
+      })();
       const settled = mine.catch(() => {});
-      for (const [hash] of fresh) this.inflight.set(hash, settled);
+      for (const [hash] of appended) this.inflight.set(hash, settled);
       try {
         await mine;
       } finally {
-        for (const [hash] of fresh) if (this.inflight.get(hash) === settled) this.inflight.delete(hash);
+        for (const [hash] of appended) if (this.inflight.get(hash) === settled) this.inflight.delete(hash);
       }
     }
-    // If another call's write failed, it threw there; ours must not claim durability: recheck.
-    await Promise.all(others);
-    const lost = [...todo].filter(([h]) => !this.has(h));
-    if (lost.length > 0)
-      await this.putMany(
-        lost.map(([hash, data]) => ({ hash, data })),
-        opts,
-      );
-    // A durable put must not lean on a chunk another caller wrote without fsync.
-    if (durable && this.unsyncedFiles.size > 0) {
-      const mineUnsynced = [...todo.keys()]
-        .map((h) => this.pathOf(h))
-        .filter((f) => this.unsyncedFiles.has(f));
-      if (mineUnsynced.length > 0) {
-        await syncPaths(mineUnsynced, [...new Set(mineUnsynced.map((f) => path.dirname(f)))]);
-        for (const f of mineUnsynced) this.unsyncedFiles.delete(f);
+    if (others.size > 0) {
+      await Promise.all(others.values());
+      const lost = [...others.keys()].filter((h) => !this.has(h));
+      if (lost.length > 0)
+        await this.putMany(
+          lost.map((h) => ({ hash: h, data: todo.get(h)! })),
+          opts,
+        );
+    }
+    if (durable) {
+      // Chunks that were already here may sit in packs or rows written without fsync by another caller.
+      const reused = [...touched, ...others.keys()];
+      await this.syncPacks([...new Set(reused.flatMap((h) => this.packed.get(h)?.pack ?? []))]);
+      if (reused.length > 0 && this.deferredRows > 0) {
+        this.commitRows(true, () => {
+          for (const h of reused) (this.small.has(h) ? this.q.smallTouch : this.q.packedTouch).run(ms, h);
+        });
       }
     }
+  }
+
+  /** A FULL-sync transaction when durable, else one whose commit waits for no fsync. */
+  private commitRows(durable: boolean, fn: () => void): void {
+    if (durable) this.db.transaction(fn)();
+    else deferredCommit(this.db, fn);
   }
 
   /** Makes every chunk put with durable: false so far durable (the FSM's checkpoint). */
   async sync(): Promise<void> {
-    const files = [...this.unsyncedFiles];
-    const dirs = [...this.unsyncedDirs];
-    this.unsyncedFiles = new Set();
-    this.unsyncedDirs = new Set();
-    if (this.db && this.deferredRows > 0) {
-      // With synchronous=FULL a checkpoint first syncs the WAL, and with it the deferred rows.
+    await this.syncPacks([...this.packs.keys()]);
+    if (this.deferredRows > 0) {
+      // With synchronous=FULL a WAL checkpoint first syncs the WAL, and with it the deferred rows.
       this.deferredRows = 0;
       this.db.run("PRAGMA wal_checkpoint(PASSIVE)");
     }
-    await syncPaths(files, dirs);
-  }
-
-  /**
-   * Writes temp files (plain synchronous writes: microseconds each, no thread-pool round trip), then,
-   * when durable, fsyncs them all at once; renames them into place; then fsyncs their directories (a
-   * new shard also needs its parent entry). Not durable: the paths wait for sync().
-   */
-  private async writeFresh(
-    fresh: Array<[string, Uint8Array]>,
-    nowSec: number,
-    durable: boolean,
-  ): Promise<void> {
-    const newShards = new Set<string>();
-    for (const [hash] of fresh) {
-      const shard = hash.slice(0, 2);
-      if (this.shards.has(shard) || newShards.has(shard)) continue;
-      mkdirSync(path.join(this.dir, shard), { recursive: true });
-      newShards.add(shard);
-    }
-    const tmps: string[] = [];
-    try {
-      for (const [hash, data] of fresh) tmps.push(this.writeTmp(hash, data, nowSec));
-      if (durable) await syncPaths(tmps, []);
-    } catch (e) {
-      for (const t of tmps) unlinkQuietly(t);
-      throw e;
-    }
-    const dirtyShards = new Set<string>();
-    fresh.forEach(([hash], i) => {
-      renameSync(tmps[i]!, this.pathOf(hash));
-      dirtyShards.add(path.join(this.dir, hash.slice(0, 2)));
-    });
-    const dirs = [...dirtyShards];
-    if (newShards.size > 0) dirs.push(this.dir);
-    if (durable) {
-      await syncPaths([], dirs);
-    } else {
-      for (const [hash] of fresh) this.unsyncedFiles.add(this.pathOf(hash));
-      for (const d of dirs) this.unsyncedDirs.add(d);
-    }
-    for (const s of newShards) this.shards.add(s);
-    for (const [hash, data] of fresh) this.remember(hash, data.length);
   }
 
   async delete(hash: string): Promise<void> {
     if (!isChunkHash(hash)) return;
-    if (this.small && this.inTable.has(hash)) {
-      this.small.remove.run(hash);
-      this.inTable.delete(hash);
-      this.forget(hash);
+    const n = this.small.get(hash);
+    if (n !== undefined) {
+      this.q.smallDel.run(hash);
+      this.small.delete(hash);
+      this.totalBytes -= n;
       return;
     }
-    try {
-      await unlink(this.pathOf(hash));
-    } catch (e) {
-      if (!isMissing(e)) throw e;
-    }
-    this.forget(hash);
+    const at = this.packed.get(hash);
+    this.q.packedDel.run(hash);
+    if (!at) return;
+    this.packed.delete(hash);
+    this.totalBytes -= at.len;
+    const pack = this.packs.get(at.pack);
+    if (pack) pack.live -= at.len;
   }
 
   /**
    * Removes every chunk that `isReferenced` does not claim and that is older than `minAgeMs` by the
-   * store's clock (age = time since it was written or last re-put).
+   * store's clock (age = time since it was written or last re-put); then rewrites closed packs that
+   * became mostly garbage and deletes empty ones.
    */
   async gc(
     isReferenced: (hash: string) => boolean,
@@ -316,114 +311,207 @@ export class ChunkStore {
     const cutoff = this.now() - minAgeMs;
     let removed = 0;
     let bytes = 0;
-    for (const hash of [...this.sizes.keys()]) {
+    for (const hash of this.hashes()) {
       if (isReferenced(hash)) continue;
-      if (this.small && this.inTable.has(hash)) {
-        const row = this.small.age.get(hash) as { touched: number } | null;
-        if (row && row.touched > cutoff) continue;
-        bytes += this.sizes.get(hash) ?? 0;
-        await this.delete(hash);
-        removed++;
-        continue;
-      }
-      let st: Awaited<ReturnType<typeof stat>>;
-      try {
-        st = await stat(this.pathOf(hash));
-      } catch (e) {
-        if (!isMissing(e)) throw e;
-        this.forget(hash);
-        continue;
-      }
-      if (st.mtimeMs > cutoff) continue;
-      if (isReferenced(hash)) continue; // may have become referenced while we awaited
+      const isSmall = this.small.has(hash);
+      const row = (isSmall ? this.q.smallAge : this.q.packedAge).get(hash) as { touched: number } | null;
+      if (row && row.touched > cutoff) continue;
+      bytes += this.sizeOf(hash) ?? 0;
       await this.delete(hash);
       removed++;
-      bytes += st.size;
     }
+    await this.compact();
     return { removed, bytes };
   }
 
   stats(): { chunks: number; bytes: number } {
-    return { chunks: this.sizes.size, bytes: this.totalBytes };
+    return { chunks: this.small.size + this.packed.size, bytes: this.totalBytes };
   }
 
-  /** Every stored chunk hash (a snapshot of the in-memory set). */
+  /** Every stored chunk hash (a snapshot of the in-memory sets). */
   hashes(): string[] {
-    return [...this.sizes.keys()];
+    return [...this.small.keys(), ...this.packed.keys()];
   }
 
-  private writeTmp(hash: string, data: Uint8Array, mtimeSec: number): string {
-    const tmp = `${this.pathOf(hash)}${TMP_MARK}${process.pid}-${++this.tmpSeq}`;
-    const fd = openSync(tmp, "wx");
-    try {
-      let off = 0;
-      while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    } catch (e) {
-      closeSync(fd);
-      unlinkQuietly(tmp);
-      throw e;
+  /** Closes the pack files (the store is unusable afterwards). */
+  close(): void {
+    for (const p of this.packs.values()) closeSync(p.fd);
+    this.packs.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------- packs
+
+  private packPath(n: number): string {
+    return path.join(this.packDir, `p-${n}.pack`);
+  }
+
+  /** Appends bytes to the current pack (a new one when it is full); synchronous, so never interleaved. */
+  private append(data: Uint8Array): Located {
+    let pack = this.packs.get(this.current);
+    if (!pack || pack.size + data.length > this.packLimit) {
+      if (pack) this.current++;
+      pack = this.createPack(this.current);
     }
-    closeSync(fd);
-    utimesSync(tmp, mtimeSec, mtimeSec);
-    return tmp;
+    const off = pack.size;
+    let done = 0;
+    while (done < data.length) done += writeSync(pack.fd, data, done, data.length - done, off + done);
+    pack.size += data.length;
+    pack.dirty = true;
+    return { pack: this.current, off, len: data.length };
   }
 
-  /** Index what is on disk; temp files are leftovers of a crash mid-write and are removed. */
+  private createPack(n: number): Pack {
+    // Not O_APPEND: writes go to explicit offsets (pwrite), which O_APPEND would ignore.
+    const fd = openSync(this.packPath(n), constants.O_RDWR | constants.O_CREAT, 0o600);
+    const pack: Pack = { fd, size: fstatSync(fd).size, live: 0, dirty: true };
+    this.packs.set(n, pack);
+    return pack;
+  }
+
+  private openPack(n: number): Pack | null {
+    const known = this.packs.get(n);
+    if (known) return known;
+    if (!existsSync(this.packPath(n))) return null;
+    const pack = this.createPack(n);
+    pack.dirty = false;
+    return pack;
+  }
+
+  private addPacked(hash: string, at: Located): void {
+    this.packed.set(hash, at);
+    this.totalBytes += at.len;
+    const pack = this.packs.get(at.pack);
+    if (pack) pack.live += at.len;
+  }
+
+  /** fdatasyncs the dirty ones among `packs` (in the thread pool, all at once). */
+  private async syncPacks(packs: number[]): Promise<void> {
+    await Promise.all(
+      packs.map(async (n) => {
+        const pack = this.packs.get(n);
+        if (!pack?.dirty) return;
+        pack.dirty = false; // appends from now on mark it again
+        try {
+          await new Promise<void>((resolve, reject) =>
+            fdatasync(pack.fd, (err) => (err ? reject(err) : resolve())),
+          );
+        } catch (e) {
+          pack.dirty = true;
+          throw e;
+        }
+      }),
+    );
+  }
+
+  /** Moves the live chunks of mostly-garbage closed packs into the current pack, then deletes them. */
+  private async compact(): Promise<void> {
+    for (const [n, pack] of [...this.packs]) {
+      if (n === this.current || pack.live >= pack.size * COMPACT_BELOW) continue;
+      const moving = [...this.packed].filter(([, at]) => at.pack === n);
+      const moved: Array<[string, Located]> = [];
+      for (const [hash] of moving) {
+        const data = await this.get(hash);
+        if (data) moved.push([hash, this.append(data)]);
+      }
+      await this.syncPacks([this.current]);
+      this.db.transaction(() => {
+        for (const [hash, at] of moved)
+          this.q.packedPut.run(hash, at.pack, at.off, at.len, Math.round(this.now()));
+      })();
+      for (const [hash, at] of moved) {
+        this.packed.delete(hash);
+        this.totalBytes -= at.len;
+        this.addPacked(hash, at);
+      }
+      closeSync(pack.fd);
+      this.packs.delete(n);
+      unlinkSync(this.packPath(n));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------- load
+
   private load(): void {
-    for (const shard of readdirSync(this.dir)) {
-      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    let last = 0;
+    for (const name of readdirSync(this.packDir)) {
+      const m = PACK_RE.exec(name);
+      if (m) last = Math.max(last, Number(m[1]));
+    }
+    for (const r of this.db.query("SELECT hash, length(data) AS n FROM cs_small").all() as {
+      hash: string;
+      n: number;
+    }[]) {
+      this.small.set(r.hash, r.n);
+      this.totalBytes += r.n;
+    }
+    for (const r of this.db.query("SELECT hash, pack, off, len FROM cs_packed").all() as ({
+      hash: string;
+    } & Located)[]) {
+      if (!this.openPack(r.pack)) continue; // its pack is gone: the chunk is missing (fetched again)
+      this.addPacked(r.hash, r);
+    }
+    this.current = last;
+    this.migrateChunkFiles();
+  }
+
+  /** A store from before packs kept one file per chunk in <dir>/<hash[0..2]>/: move them in, once. */
+  private migrateChunkFiles(): void {
+    const shards = readdirSync(this.dir).filter((s) => /^[0-9a-f]{2}$/.test(s));
+    if (shards.length === 0) return;
+    const ms = Math.round(this.now());
+    for (const shard of shards) {
       const shardDir = path.join(this.dir, shard);
       if (!statSync(shardDir).isDirectory()) continue;
-      this.shards.add(shard);
+      const found: Chunk[] = [];
       for (const name of readdirSync(shardDir)) {
-        const file = path.join(shardDir, name);
-        if (name.includes(TMP_MARK)) {
-          unlinkSync(file);
-          continue;
-        }
-        if (!isChunkHash(name) || name.slice(0, 2) !== shard) continue;
-        this.remember(name, statSync(file).size);
+        if (!isChunkHash(name) || this.has(name)) continue;
+        const data = new Uint8Array(readFileSync(path.join(shardDir, name)));
+        if (sha256Hex(data) === name) found.push({ hash: name, data });
       }
+      const rows: Array<[string, Uint8Array]> = [];
+      const appended: Array<[string, Located]> = [];
+      for (const c of found) {
+        if (c.data.length <= this.smallBytes) rows.push([c.hash, c.data]);
+        else appended.push([c.hash, this.append(c.data)]);
+      }
+      const pack = this.packs.get(this.current);
+      if (pack?.dirty) {
+        fdatasyncSync(pack.fd);
+        pack.dirty = false;
+      }
+      this.db.transaction(() => {
+        for (const [h, d] of rows) this.q.smallPut.run(h, d, ms);
+        for (const [h, at] of appended) this.q.packedPut.run(h, at.pack, at.off, at.len, ms);
+      })();
+      for (const [h, d] of rows) {
+        this.small.set(h, d.length);
+        this.totalBytes += d.length;
+      }
+      for (const [h, at] of appended) this.addPacked(h, at);
+      rmSync(shardDir, { recursive: true, force: true });
     }
-  }
-
-  private remember(hash: string, size: number): void {
-    const old = this.sizes.get(hash);
-    if (old !== undefined) this.totalBytes -= old;
-    this.sizes.set(hash, size);
-    this.totalBytes += size;
-  }
-
-  private forget(hash: string): void {
-    const old = this.sizes.get(hash);
-    if (old === undefined) return;
-    this.totalBytes -= old;
-    this.sizes.delete(hash);
   }
 }
 
-function openSmallTable(db: Database): SmallTable {
+function prepare(db: Database): Queries {
   db.run(
     "CREATE TABLE IF NOT EXISTS cs_small (hash TEXT PRIMARY KEY, data BLOB NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID",
   );
+  db.run(
+    "CREATE TABLE IF NOT EXISTS cs_packed (hash TEXT PRIMARY KEY, pack INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL, touched INTEGER NOT NULL) WITHOUT ROWID",
+  );
   return {
-    get: db.prepare("SELECT data FROM cs_small WHERE hash = ?"),
-    put: db.prepare("INSERT OR IGNORE INTO cs_small (hash, data, touched) VALUES (?, ?, ?)"),
-    touch: db.prepare("UPDATE cs_small SET touched = ? WHERE hash = ?"),
-    age: db.prepare("SELECT touched FROM cs_small WHERE hash = ?"),
-    remove: db.prepare("DELETE FROM cs_small WHERE hash = ?"),
-    transaction: <T>(fn: () => T, durable: boolean) =>
-      durable ? db.transaction(fn)() : deferredCommit(db, fn),
+    smallGet: db.prepare("SELECT data FROM cs_small WHERE hash = ?"),
+    smallPut: db.prepare("INSERT OR REPLACE INTO cs_small (hash, data, touched) VALUES (?, ?, ?)"),
+    smallTouch: db.prepare("UPDATE cs_small SET touched = ? WHERE hash = ?"),
+    smallAge: db.prepare("SELECT touched, length(data) AS n FROM cs_small WHERE hash = ?"),
+    smallDel: db.prepare("DELETE FROM cs_small WHERE hash = ?"),
+    packedGet: db.prepare("SELECT pack, off, len FROM cs_packed WHERE hash = ?"),
+    packedPut: db.prepare(
+      "INSERT OR REPLACE INTO cs_packed (hash, pack, off, len, touched) VALUES (?, ?, ?, ?, ?)",
+    ),
+    packedTouch: db.prepare("UPDATE cs_packed SET touched = ? WHERE hash = ?"),
+    packedAge: db.prepare("SELECT touched FROM cs_packed WHERE hash = ?"),
+    packedDel: db.prepare("DELETE FROM cs_packed WHERE hash = ?"),
   };
-}
-
-function unlinkQuietly(p: string): void {
-  try {
-    unlinkSync(p);
-  } catch {}
-}
-
-function isMissing(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
 }

@@ -1,30 +1,59 @@
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ChunkHashMismatchError, ChunkStore } from "../../src/store/chunk-store.ts";
+import { ChunkHashMismatchError, ChunkStore, type ChunkStoreOptions } from "../../src/store/chunk-store.ts";
 import { type Chunk, sha256Hex } from "../../src/store/chunker.ts";
 
 let dir: string;
+let db: Database;
+const stores: ChunkStore[] = [];
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), "pickbox-chunks-"));
+  db = new Database(path.join(dir, "state.db"));
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = FULL");
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const chunksDir = () => path.join(dir, "chunks");
+function open(opts: Partial<ChunkStoreOptions> = {}): ChunkStore {
+  const s = new ChunkStore(chunksDir(), { db, ...opts });
+  stores.push(s);
+  return s;
+}
 
 function chunk(text: string): Chunk {
   const data = new TextEncoder().encode(text);
   return { hash: sha256Hex(data), data };
 }
+
+/** A chunk above the small-chunk size: it goes to a pack file. */
+function large(seed: number, size = 40_000): Chunk {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = (i * 31 + seed * 7919) & 0xff;
+  return { hash: sha256Hex(data), data };
+}
+
+const packFiles = () => readdirSync(path.join(chunksDir(), "packs")).sort();
+const packBytes = () =>
+  packFiles().reduce((n, f) => n + statSync(path.join(chunksDir(), "packs", f)).size, 0);
 
 /** A controllable clock: the store's only notion of time. */
 function clock(start: number) {
@@ -35,31 +64,34 @@ function clock(start: number) {
 const T0 = Date.UTC(2024, 0, 1);
 
 describe("ChunkStore", () => {
-  test("put, has, get round trip; files live at <dir>/<hash[0..2]>/<hash>", async () => {
-    const store = new ChunkStore(dir);
-    const a = chunk("alpha");
-    expect(store.has(a.hash)).toBe(false);
-    expect(await store.get(a.hash)).toBeNull();
-    await store.putMany([a]);
-    expect(store.has(a.hash)).toBe(true);
-    expect(await store.get(a.hash)).toEqual(a.data);
-    const file = path.join(dir, a.hash.slice(0, 2), a.hash);
-    expect(readFileSync(file)).toEqual(Buffer.from(a.data));
-    expect(store.stats()).toEqual({ chunks: 1, bytes: 5 });
+  test("small chunks become rows and large ones pack bytes; both read back, also after reopen", async () => {
+    const store = open();
+    const s = chunk("small file content");
+    const b = large(1);
+    await store.putMany([s, b]);
+    expect(store.locationOf(s.hash)).toBeNull(); // a row
+    const loc = store.locationOf(b.hash)!;
+    expect(loc.length).toBe(b.data.length);
+    expect(packBytes()).toBe(b.data.length);
+    expect(store.sizeOf(s.hash)).toBe(s.data.length);
+    expect(store.stats()).toEqual({ chunks: 2, bytes: s.data.length + b.data.length });
+    const again = open();
+    expect(await again.get(s.hash)).toEqual(s.data);
+    expect(await again.get(b.hash)).toEqual(b.data);
+    expect(again.stats()).toEqual(store.stats());
   });
 
-  test("a hash mismatch throws and stores nothing from the batch", async () => {
-    const store = new ChunkStore(dir);
-    const good = chunk("good");
-    const bad = { hash: chunk("claimed").hash, data: new TextEncoder().encode("actual") };
-    await expect(store.putMany([good, bad])).rejects.toBeInstanceOf(ChunkHashMismatchError);
-    expect(store.has(good.hash)).toBe(false);
-    expect(store.has(bad.hash)).toBe(false);
+  test("a chunk whose bytes do not match its hash is refused and nothing is stored", async () => {
+    const store = open();
+    const good = large(2);
+    const bad = { hash: good.hash, data: large(3).data };
+    await expect(store.putMany([chunk("ok"), bad])).rejects.toBeInstanceOf(ChunkHashMismatchError);
     expect(store.stats()).toEqual({ chunks: 0, bytes: 0 });
+    expect(packBytes()).toBe(0);
   });
 
-  test("hashes that are not 64 lowercase hex digits are refused, never used as a path", async () => {
-    const store = new ChunkStore(dir);
+  test("hashes that are not 64 lowercase hex digits are refused", async () => {
+    const store = open();
     const data = new Uint8Array([1]);
     for (const hash of ["../../etc/passwd", sha256Hex(data).toUpperCase(), "ab", ""]) {
       await expect(store.putMany([{ hash, data }])).rejects.toBeInstanceOf(ChunkHashMismatchError);
@@ -69,17 +101,17 @@ describe("ChunkStore", () => {
   });
 
   test("dedup: the same content is stored once, within a batch and across batches", async () => {
-    const store = new ChunkStore(dir);
-    const a = chunk("same");
+    const store = open();
+    const a = large(4);
     await store.putMany([a, a, { hash: a.hash, data: a.data.slice() }]);
     await store.putMany([a]);
-    expect(store.stats()).toEqual({ chunks: 1, bytes: 4 });
-    expect(readdirSync(path.join(dir, a.hash.slice(0, 2)))).toEqual([a.hash]);
+    expect(store.stats()).toEqual({ chunks: 1, bytes: a.data.length });
+    expect(packBytes()).toBe(a.data.length);
   });
 
-  test("concurrent putMany calls of overlapping chunks both resolve with every chunk stored", async () => {
-    const store = new ChunkStore(dir);
-    const chunks = Array.from({ length: 40 }, (_, i) => chunk(`c${i}`));
+  test("concurrent putMany calls of overlapping chunks all resolve with every chunk stored once", async () => {
+    const store = open();
+    const chunks = Array.from({ length: 40 }, (_, i) => (i % 2 ? large(i) : chunk(`c${i}`)));
     await Promise.all([
       store.putMany(chunks.slice(0, 30)),
       store.putMany(chunks.slice(10), { durable: false }),
@@ -87,152 +119,124 @@ describe("ChunkStore", () => {
     ]);
     for (const c of chunks) expect(await store.get(c.hash)).toEqual(c.data);
     expect(store.stats().chunks).toBe(40);
+    expect(packBytes()).toBe(chunks.filter((_, i) => i % 2).reduce((n, c) => n + c.data.length, 0));
   });
 
   test("a deferred (durable: false) put is readable at once and stored after sync() and reopen", async () => {
-    const store = new ChunkStore(dir);
-    const a = chunk("deferred");
-    await store.putMany([a], { durable: false });
-    expect(store.has(a.hash)).toBe(true);
+    const store = open();
+    const a = large(5);
+    const s = chunk("deferred row");
+    await store.putMany([a, s], { durable: false });
+    expect(store.has(a.hash) && store.has(s.hash)).toBe(true);
     expect(await store.get(a.hash)).toEqual(a.data);
     await store.sync();
     await store.putMany([a]); // durable put of a chunk that is already there: only touched
-    expect(await new ChunkStore(dir).get(a.hash)).toEqual(a.data);
-  });
-
-  test("reopen: chunks persist, stats are rebuilt, crash leftovers (temp files) are removed", async () => {
-    const a = chunk("persist me");
-    const b = chunk("and me");
-    await new ChunkStore(dir).putMany([a, b]);
-    const shard = path.join(dir, a.hash.slice(0, 2));
-    writeFileSync(path.join(shard, `${a.hash}.tmp-123-1`), "torn write");
-    writeFileSync(path.join(dir, "README"), "not a chunk"); // foreign files are ignored
-    const again = new ChunkStore(dir);
-    expect(again.stats()).toEqual({ chunks: 2, bytes: a.data.length + b.data.length });
+    const again = open();
     expect(await again.get(a.hash)).toEqual(a.data);
-    expect(readdirSync(shard).filter((n) => n.includes(".tmp-"))).toEqual([]);
-    // Nothing left behind by a normal write either.
-    const all = readdirSync(dir, { recursive: true }).map(String);
-    expect(all.some((n) => n.includes(".tmp-"))).toBe(false);
+    expect(await again.get(s.hash)).toEqual(s.data);
   });
 
-  test("has() sees a chunk placed by another store instance on the same directory", async () => {
-    const s1 = new ChunkStore(dir);
-    const s2 = new ChunkStore(dir);
-    const a = chunk("shared");
-    await s2.putMany([a]);
-    expect(s1.has(a.hash)).toBe(true);
-    expect(s1.stats().chunks).toBe(1);
+  test("has() sees a chunk another store instance on the same database added", async () => {
+    const s1 = open();
+    const s2 = open();
+    const a = large(6);
+    const b = chunk("shared row");
+    await s2.putMany([a, b]);
+    expect(s1.has(a.hash) && s1.has(b.hash)).toBe(true);
+    expect(await s1.get(a.hash)).toEqual(a.data);
+    expect(s1.stats().chunks).toBe(2);
   });
 
-  test("a corrupt chunk file is reported missing and removed, so it can be fetched again", async () => {
-    const store = new ChunkStore(dir);
-    const a = chunk("original");
-    await store.putMany([a]);
-    writeFileSync(store.pathOf(a.hash), "bit rot!");
+  test("corrupt pack bytes or a corrupt row: reported missing and dropped, so they are fetched again", async () => {
+    const store = open();
+    const a = large(7);
+    const s = chunk("will rot");
+    await store.putMany([a, s]);
+    const loc = store.locationOf(a.hash)!;
+    const fd = openSync(loc.file, "r+");
+    writeSync(fd, new TextEncoder().encode("bit rot!"), 0, 8, loc.offset + 100);
+    closeSync(fd);
+    db.run("UPDATE cs_small SET data = ? WHERE hash = ?", [new TextEncoder().encode("rotten"), s.hash]);
     expect(await store.get(a.hash)).toBeNull();
-    expect(store.has(a.hash)).toBe(false);
-    await store.putMany([a]);
+    expect(await store.get(s.hash)).toBeNull();
+    expect(store.has(a.hash) || store.has(s.hash)).toBe(false);
+    await store.putMany([a, s]);
     expect(await store.get(a.hash)).toEqual(a.data);
+    expect(await store.get(s.hash)).toEqual(s.data);
   });
 
-  test("delete removes the file and the stats; deleting a missing chunk is fine", async () => {
-    const store = new ChunkStore(dir);
-    const a = chunk("bye");
-    await store.putMany([a]);
+  test("a pack file gone missing makes its chunks missing, not an error", async () => {
+    const a = large(8);
+    await open().putMany([a]);
+    for (const s of stores.splice(0)) s.close();
+    for (const f of packFiles()) rmSync(path.join(chunksDir(), "packs", f));
+    const again = open();
+    expect(again.has(a.hash)).toBe(false);
+    expect(await again.get(a.hash)).toBeNull();
+    await again.putMany([a]);
+    expect(await again.get(a.hash)).toEqual(a.data);
+  });
+
+  test("delete removes the chunk and its stats; deleting a missing chunk is fine", async () => {
+    const store = open();
+    const a = large(9);
+    const s = chunk("bye");
+    await store.putMany([a, s]);
     await store.delete(a.hash);
-    expect(store.has(a.hash)).toBe(false);
-    expect(existsSync(store.pathOf(a.hash))).toBe(false);
+    await store.delete(s.hash);
+    expect(store.has(a.hash) || store.has(s.hash)).toBe(false);
     expect(store.stats()).toEqual({ chunks: 0, bytes: 0 });
+    expect(open().stats()).toEqual({ chunks: 0, bytes: 0 });
     await store.delete(a.hash);
   });
 
-  test("durability: putMany fsyncs each file and directory before it resolves", async () => {
-    // A true power-loss test needs a VM; here we check the observable contract: on resolve the final
-    // file exists with the right bytes and no temp file remains; get() from a fresh instance works.
-    const store = new ChunkStore(dir);
-    const big = new Uint8Array(300_000).map((_, i) => (i * 31) & 0xff);
-    const c = { hash: sha256Hex(big), data: big };
-    await store.putMany([c]);
-    expect(statSync(store.pathOf(c.hash)).size).toBe(big.length);
-    expect(await new ChunkStore(dir).get(c.hash)).toEqual(big);
+  test("a full pack is closed and appends go to the next one", async () => {
+    const store = open({ packBytes: 100_000 });
+    const cs = [large(10), large(11), large(12), large(13)];
+    await store.putMany(cs);
+    expect(packFiles()).toEqual(["p-0.pack", "p-1.pack"]);
+    for (const c of cs) expect(await open({ packBytes: 100_000 }).get(c.hash)).toEqual(c.data);
   });
 
-  test.skipIf(!Bun.which("strace"))(
-    "durability, traced: tmp file fsynced, then renamed, then its directory fsynced",
-    async () => {
-      const script = path.join(dir, "put.ts");
-      const storeDir = path.join(dir, "traced");
-      const src = path.resolve(import.meta.dir, "../../src/store");
-      writeFileSync(
-        script,
-        `import { ChunkStore } from ${JSON.stringify(`${src}/chunk-store.ts`)};
-import { sha256Hex } from ${JSON.stringify(`${src}/chunker.ts`)};
-const d = new Uint8Array([1, 2, 3]);
-await new ChunkStore(process.argv[2]).putMany([{ hash: sha256Hex(d), data: d }]);`,
-      );
-      const proc = Bun.spawn(
-        [
-          "strace",
-          "-f",
-          "-qq",
-          "-e",
-          "trace=openat,fsync,fdatasync,rename,renameat,renameat2",
-          process.execPath,
-          script,
-          storeDir,
-        ],
-        { stdout: "pipe", stderr: "pipe" },
-      );
-      const [trace, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-      expect(code).toBe(0);
-      // strace -f splits calls that block into "<unfinished ...>" and "resumed" lines; keep the call starts.
-      const calls = trace.split("\n").filter((l) => /(openat|fsync|fdatasync|rename\w*)\(/.test(l));
-      const find = (re: RegExp, from = 0) => calls.findIndex((l, i) => i >= from && re.test(l));
-      const openTmp = find(/openat\(.*\.tmp-.*O_CREAT/);
-      const syncTmp = find(/f(data)?sync\(/, openTmp);
-      const renamed = find(/rename\w*\(.*\.tmp-/, openTmp);
-      const openShard = find(/openat\(.*\/traced\/03",/, renamed);
-      const syncShard = find(/f(data)?sync\(/, openShard);
-      expect(openTmp).toBeGreaterThanOrEqual(0);
-      expect(syncTmp).toBeGreaterThan(openTmp);
-      expect(renamed).toBeGreaterThan(syncTmp);
-      expect(openShard).toBeGreaterThan(renamed);
-      expect(syncShard).toBeGreaterThan(openShard);
-    },
-  );
+  test("chunk files of the old one-file-per-chunk layout are moved in at open, once", async () => {
+    const a = large(14);
+    const s = chunk("old small");
+    for (const c of [a, s]) {
+      mkdirSync(path.join(chunksDir(), c.hash.slice(0, 2)), { recursive: true });
+      writeFileSync(path.join(chunksDir(), c.hash.slice(0, 2), c.hash), c.data);
+    }
+    const store = open();
+    expect(await store.get(a.hash)).toEqual(a.data);
+    expect(await store.get(s.hash)).toEqual(s.data);
+    expect(readdirSync(chunksDir()).sort()).toEqual(["packs"]);
+    expect(open().stats().chunks).toBe(2);
+  });
 
   describe("gc", () => {
     test("removes only unreferenced chunks, and only once they are old enough", async () => {
       const t = clock(T0);
-      const store = new ChunkStore(dir, { now: t.now });
-      const keep = chunk("referenced");
+      const store = open({ now: t.now });
+      const keep = large(20);
       const old = chunk("old garbage");
       await store.putMany([keep, old]);
       t.advance(60_000);
-      const young = chunk("young garbage");
+      const young = large(21);
       await store.putMany([young]);
       const refs = new Set([keep.hash]);
-
-      // At T0+60s with minAge 30s: `old` (60s) goes, `young` (0s) stays, `keep` is referenced.
       t.advance(1);
-      const r1 = await store.gc((h) => refs.has(h), 30_000);
-      expect(r1).toEqual({ removed: 1, bytes: old.data.length });
+      expect(await store.gc((h) => refs.has(h), 30_000)).toEqual({ removed: 1, bytes: old.data.length });
       expect(store.has(old.hash)).toBe(false);
-      expect(store.has(young.hash)).toBe(true);
-      expect(store.has(keep.hash)).toBe(true);
-
+      expect(store.has(young.hash) && store.has(keep.hash)).toBe(true);
       t.advance(30_000);
-      const r2 = await store.gc((h) => refs.has(h), 30_000);
-      expect(r2).toEqual({ removed: 1, bytes: young.data.length });
+      expect(await store.gc((h) => refs.has(h), 30_000)).toEqual({ removed: 1, bytes: young.data.length });
       expect(store.stats()).toEqual({ chunks: 1, bytes: keep.data.length });
       expect(await store.get(keep.hash)).toEqual(keep.data);
     });
 
     test("re-putting an existing chunk restarts its age", async () => {
       const t = clock(T0);
-      const store = new ChunkStore(dir, { now: t.now });
-      const a = chunk("reused by a new proposal");
+      const store = open({ now: t.now });
+      const a = large(22);
       await store.putMany([a]);
       t.advance(3_600_000);
       await store.putMany([a]); // dedup hit: a proposal in flight uses it again
@@ -243,96 +247,50 @@ await new ChunkStore(process.argv[2]).putMany([{ hash: sha256Hex(d), data: d }])
     });
 
     test("the default minimum age protects fresh chunks; minAge 0 collects everything unreferenced", async () => {
-      const t = clock(T0);
-      const store = new ChunkStore(dir, { now: t.now });
+      const store = open({ now: clock(T0).now });
       await store.putMany([chunk("x"), chunk("y")]);
       expect((await store.gc(() => false)).removed).toBe(0);
       expect(await store.gc(() => false, 0)).toEqual({ removed: 2, bytes: 2 });
       expect(store.stats()).toEqual({ chunks: 0, bytes: 0 });
     });
 
-    test("ages survive a reopen (they are file mtimes)", async () => {
+    test("ages survive a reopen", async () => {
       const t = clock(T0);
-      const a = chunk("aged");
-      await new ChunkStore(dir, { now: t.now }).putMany([a]);
+      const a = large(23);
+      await open({ now: t.now }).putMany([a]);
       t.advance(10_000);
-      expect((await new ChunkStore(dir, { now: t.now }).gc(() => false, 20_000)).removed).toBe(0);
+      expect((await open({ now: t.now }).gc(() => false, 20_000)).removed).toBe(0);
       t.advance(10_001);
-      expect((await new ChunkStore(dir, { now: t.now }).gc(() => false, 20_000)).removed).toBe(1);
+      expect((await open({ now: t.now }).gc(() => false, 20_000)).removed).toBe(1);
+    });
+
+    test("a closed pack that became mostly garbage is rewritten and deleted; live chunks survive", async () => {
+      const store = open({ packBytes: 100_000 });
+      const [a, b, c, d] = [large(30, 30_000), large(31, 30_000), large(32, 30_000), large(33, 30_000)];
+      await store.putMany([a, b, c, d]); // p-0: a, b, c; p-1: d
+      expect(packFiles()).toEqual(["p-0.pack", "p-1.pack"]);
+      const live = new Set([b.hash, c.hash, d.hash]);
+      expect((await store.gc((h) => live.has(h), 0)).removed).toBe(1); // a: p-0 still 2/3 live, kept
+      expect(packFiles()).toEqual(["p-0.pack", "p-1.pack"]);
+      live.delete(b.hash);
+      expect((await store.gc((h) => live.has(h), 0)).removed).toBe(1); // b: p-0 1/3 live, rewritten
+      expect(packFiles()).toEqual(["p-1.pack"]);
+      expect(store.locationOf(c.hash)!.file).toEndWith("p-1.pack");
+      const again = open({ packBytes: 100_000 });
+      for (const x of [c, d]) expect(await again.get(x.hash)).toEqual(x.data);
+      expect(again.stats().chunks).toBe(2);
     });
   });
 
   test("write throughput with fsync (printed, not asserted)", async () => {
     const n = 256;
-    const chunks: Chunk[] = [];
-    for (let i = 0; i < n; i++) {
-      const data = new Uint8Array(64 * 1024);
-      for (let j = 0; j < data.length; j += 4)
-        new DataView(data.buffer).setUint32(j, (i * 2654435761 + j) >>> 0);
-      chunks.push({ hash: sha256Hex(data), data });
-    }
-    mkdirSync(path.join(dir, "bench"));
-    const store = new ChunkStore(path.join(dir, "bench"));
+    const chunks = Array.from({ length: n }, (_, i) => large(1000 + i, 64 * 1024));
+    const store = open();
     const t0 = performance.now();
     for (let i = 0; i < n; i += 32) await store.putMany(chunks.slice(i, i + 32));
     const s = (performance.now() - t0) / 1000;
     const mb = (n * 64 * 1024) / 1e6;
     console.log(`chunk store: ${(mb / s).toFixed(0)} MB/s durable writes (${n} x 64 KiB, batches of 32)`);
     expect(store.stats().chunks).toBe(n);
-  });
-});
-
-describe("ChunkStore with a database for small chunks", () => {
-  let db: Database;
-  beforeEach(() => {
-    db = new Database(path.join(dir, "state.db"));
-    db.exec("PRAGMA journal_mode = WAL");
-  });
-  afterEach(() => db.close());
-
-  const big = () => {
-    const data = new Uint8Array(20_000).map((_, i) => (i * 7) % 256);
-    return { hash: sha256Hex(data), data };
-  };
-
-  test("a small chunk becomes a row, not a file; a large one stays a file; both read back and survive reopen", async () => {
-    const store = new ChunkStore(path.join(dir, "chunks"), { db });
-    const s = chunk("small file content");
-    const b = big();
-    await store.putMany([s, b]);
-    expect(existsSync(store.pathOf(s.hash))).toBe(false);
-    expect(existsSync(store.pathOf(b.hash))).toBe(true);
-    expect(store.sizeOf(s.hash)).toBe(s.data.length);
-    expect(store.stats()).toEqual({ chunks: 2, bytes: s.data.length + b.data.length });
-    const again = new ChunkStore(path.join(dir, "chunks"), { db });
-    expect(await again.get(s.hash)).toEqual(s.data);
-    expect(await again.get(b.hash)).toEqual(b.data);
-    expect(again.stats().chunks).toBe(2);
-  });
-
-  test("a row whose bytes no longer match its hash is dropped and reported missing", async () => {
-    const store = new ChunkStore(path.join(dir, "chunks"), { db });
-    const s = chunk("will rot");
-    await store.putMany([s]);
-    db.run("UPDATE cs_small SET data = ? WHERE hash = ?", [new TextEncoder().encode("rotten"), s.hash]);
-    expect(await store.get(s.hash)).toBeNull();
-    expect(store.has(s.hash)).toBe(false);
-  });
-
-  test("gc removes unreferenced rows older than the minimum age; a re-put restarts the age", async () => {
-    const t = clock(T0);
-    const store = new ChunkStore(path.join(dir, "chunks"), { db, now: t.now });
-    const keep = chunk("referenced");
-    const old = chunk("old");
-    const reput = chunk("re-put");
-    await store.putMany([keep, old, reput]);
-    t.advance(50_000);
-    await store.putMany([reput]);
-    t.advance(20_000);
-    const r = await store.gc((h) => h === keep.hash, 30_000);
-    expect(r).toEqual({ removed: 1, bytes: old.data.length });
-    expect(store.has(old.hash)).toBe(false);
-    expect(store.has(keep.hash) && store.has(reput.hash)).toBe(true);
-    expect((db.query("SELECT count(*) AS n FROM cs_small").get() as { n: number }).n).toBe(2);
   });
 });

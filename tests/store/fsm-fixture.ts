@@ -106,7 +106,20 @@ export function openNode(
       });
     },
   });
-  return { id, root, db, index, chunks, fsm, events: seen, fetched, close: () => db.close() };
+  return {
+    id,
+    root,
+    db,
+    index,
+    chunks,
+    fsm,
+    events: seen,
+    fetched,
+    close: () => {
+      chunks.close();
+      db.close();
+    },
+  };
 }
 
 const enc = new TextEncoder();
