@@ -45,6 +45,8 @@ const RACY_DISK_CODES = new Set(["ENOENT", "ENOTDIR", "EISDIR", "EEXIST", "ENOTE
 const RETIRE_GRACE_MS = 3000;
 /** Files of one batch written and fsynced at once (overlapping fsyncs is most of the batch speed-up). */
 const STAGE_CONCURRENCY = 16;
+/** Files from this size on are updated by patching a copy of the previous version (see stagePatch). */
+const PATCH_MIN_BYTES = 1024 * 1024;
 export const DEFAULT_DIR_MODE = 0o755;
 
 export interface FileFsmDeps {
@@ -683,8 +685,13 @@ export class FileFSM implements FSM {
     } else if (disk) {
       await this.moveAside(target, disk, txn); // a directory, symlink or device the index does not know
     }
-    const tmp = this.staged.get(cmd);
+    let tmp = this.staged.get(cmd);
     if (tmp !== undefined) this.staged.delete(cmd);
+    else if (disk?.kind === "file" && prev && !prev.deleted && prev.kind === "file") {
+      // The disk holds the previous version (checked above): a small edit of a large file rewrites only
+      // the chunks that changed, on a kernel copy of the rest.
+      tmp = (await this.stagePatch(target, disk, prev, cmd)) ?? undefined;
+    }
     // The old file was checked above, but a writer may open it between that check and the swap.
     const held = disk?.kind === "file" ? await this.mat.holdOld(target) : null;
     const st =
@@ -693,6 +700,49 @@ export class FileFSM implements FSM {
         : await this.mat.writeFile(target, this.chunkBytes(cmd.chunks, cmd.inline), cmd.mode, cmd.mtimeMs);
     if (held && disk) await this.watchReplaced(held, target, disk);
     return { stat: st ? localStat(st) : null, wrote: true };
+  }
+
+  /**
+   * Stages `cmd`'s version of a large file as a copy of the previous version on disk with only the
+   * changed chunks written (a chunk at the same offset with the same hash is already right). Null when
+   * that would not save much or the file moved meanwhile: the caller writes the file whole.
+   */
+  private async stagePatch(
+    rel: string,
+    disk: DiskStat,
+    prev: IndexEntry,
+    cmd: PutCommand,
+  ): Promise<string | null> {
+    if (cmd.size < PATCH_MIN_BYTES || disk.size !== prev.size) return null;
+    const store = this.d.chunks;
+    const inline = new Map(cmd.inline.map((c) => [c.hash, c.data]));
+    const oldAt = new Map<number, string>();
+    let off = 0;
+    for (const h of prev.chunks) {
+      const n = store.sizeOf(h);
+      if (n === null) return null;
+      oldAt.set(off, h);
+      off += n;
+    }
+    const changed: { offset: number; hash: string }[] = [];
+    let changedBytes = 0;
+    off = 0;
+    for (const h of cmd.chunks) {
+      const n = inline.get(h)?.length ?? store.sizeOf(h);
+      if (n === null) return null;
+      if (oldAt.get(off) !== h) {
+        changed.push({ offset: off, hash: h });
+        changedBytes += n;
+      }
+      off += n;
+    }
+    if (off !== cmd.size || changedBytes > cmd.size / 2) return null;
+    const chunkData = async (h: string) => {
+      const data = inline.get(h) ?? (await store.get(h));
+      if (!data) throw new Error(`chunk ${h} vanished from the chunk store`);
+      return data;
+    };
+    return this.mat.stagePatched(rel, disk, cmd.size, changed, chunkData, cmd.mode, cmd.mtimeMs);
   }
 
   /**
@@ -736,7 +786,8 @@ export class FileFSM implements FSM {
    */
   private async stageBatch(cmds: LeafCommand[]): Promise<Map<LeafCommand, string>> {
     const staged = new Map<LeafCommand, string>();
-    const puts = cmds.filter((c): c is PutCommand => c.op === "put");
+    // Large files are left to the apply loop, where a small edit can be patched in (stagePatch).
+    const puts = cmds.filter((c): c is PutCommand => c.op === "put" && c.size < PATCH_MIN_BYTES);
     if (puts.length < 2) return staged;
     for (const c of puts) await this.ensureChunks(c);
     let next = 0;

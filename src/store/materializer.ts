@@ -12,6 +12,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  ftruncateSync,
   futimesSync,
   linkSync,
   lstatSync,
@@ -23,7 +24,7 @@ import {
   utimesSync,
   writeSync,
 } from "node:fs";
-import { open, rm } from "node:fs/promises";
+import { copyFile, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { readSmallFile } from "./chunker.ts";
 import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
@@ -108,6 +109,56 @@ export class Materializer {
     }
     closeSync(fd);
     return tmp;
+  }
+
+  /**
+   * Stages a new version of `rel` as an in-kernel copy of the file now there (which must still be the
+   * `expected` inode, size and mtime, checked after the copy) with `changed` byte ranges overwritten and
+   * the length set to `size`. Null (nothing staged) when the file moved during the copy.
+   */
+  async stagePatched(
+    rel: string,
+    expected: DiskStat,
+    size: number,
+    changed: { offset: number; hash: string }[],
+    bytesOf: (hash: string) => Promise<Uint8Array>,
+    mode: number,
+    mtimeMs: number,
+  ): Promise<string | null> {
+    const abs = this.resolve(rel);
+    this.ensureTmpDir();
+    const tmp = path.join(this.tmpDir, `p-${process.pid}-${++this.tmpSeq}`);
+    try {
+      await copyFile(abs, tmp); // in the kernel (copy_file_range), off the event loop
+      const now = statAbsSync(abs);
+      if (
+        now?.kind !== "file" ||
+        now.ino !== expected.ino ||
+        now.size !== expected.size ||
+        now.mtimeMs !== expected.mtimeMs
+      ) {
+        unlinkQuietly(tmp);
+        return null;
+      }
+      const fd = openSync(tmp, constants.O_WRONLY);
+      try {
+        for (const c of changed) {
+          const data = await bytesOf(c.hash);
+          let done = 0;
+          while (done < data.length) done += writeSync(fd, data, done, data.length - done, c.offset + done);
+        }
+        ftruncateSync(fd, size);
+        fchmodSync(fd, mode & 0o7777);
+        futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+      } finally {
+        closeSync(fd);
+      }
+      return tmp;
+    } catch (e) {
+      unlinkQuietly(tmp);
+      if (code(e) === "ENOENT") return null; // the file went away: the caller writes it whole
+      throw e;
+    }
   }
 
   private ensureTmpDir(): void {
