@@ -56,7 +56,7 @@ export interface FileFsmDeps {
   index: FileIndex;
   chunks: ChunkStore;
   /** Fetches chunks this node lacks from peers (the origin is the likeliest holder). */
-  fetchChunks: (hashes: string[], hint: { origin: string }) => Promise<Chunk[]>;
+  fetchChunks: (hashes: string[], hint: { origin: string; path?: string }) => Promise<Chunk[]>;
   /** Monotonic-ish milliseconds, for latency numbers in events only; never for decisions. */
   clock?: () => number;
   events?: FsmEvents;
@@ -623,7 +623,7 @@ export class FileFSM implements FSM {
     const store = this.d.chunks;
     const missing = [...new Set(cmd.chunks)].filter((h) => !store.has(h));
     if (missing.length === 0) return;
-    const got = await this.d.fetchChunks(missing, { origin: cmd.origin });
+    const got = await this.d.fetchChunks(missing, { origin: cmd.origin, path: cmd.path });
     const wanted = new Set(missing);
     // Peers hold them durably (a put commits only once a quorum stored its chunks): checkpoint later.
     await store.putMany(
