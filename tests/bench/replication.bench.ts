@@ -38,12 +38,22 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
   return performance.now();
 }
 
+/** Hash of each polled file, kept while its inode, size and mtime stay the same: polling a 64 MiB file
+ * every half millisecond must not mean hashing it every time (that would eat a core of the machine the
+ * nodes run on, and slow down what is measured). A new version is renamed in: new inode, new hash. */
+const hashed = new Map<string, { ino: number; size: number; mtimeMs: number; hash: string }>();
+
 function fileIs(p: string, size: number, hash?: string): boolean {
   try {
     const st = statSync(p);
     if (st.size !== size) return false;
     if (!hash) return true;
-    return sha(readFileSync(p)) === hash;
+    const known = hashed.get(p);
+    if (known && known.ino === st.ino && known.size === st.size && known.mtimeMs === st.mtimeMs)
+      return known.hash === hash;
+    const h = sha(readFileSync(p));
+    hashed.set(p, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, hash: h });
+    return h === hash;
   } catch {
     return false;
   }
