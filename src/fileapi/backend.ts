@@ -12,8 +12,9 @@ export interface FileApiBackend {
    * the state machine's result once the entry is applied on this node. May apply it more than once
    * after a retry (duplicates are why onApplied exists). */
   propose(data: Uint8Array): Promise<unknown>;
-  /** Linearizable barrier (ReadIndex): resolves once this node has applied everything committed before. */
-  readBarrier(timeoutMs?: number): Promise<void>;
+  /** Linearizable barrier (ReadIndex): resolves once this node has applied everything committed before;
+   * with `path`, everything committed before that can change that path (enough to read it). */
+  readBarrier(timeoutMs?: number, path?: string): Promise<void>;
   /** Every entry applied on this node, in log order, with the state machine's result. */
   onApplied(listener: (data: Uint8Array, result: unknown) => void): () => void;
   /** The index entry of a path (tombstones included), as this node last applied it. */

@@ -159,7 +159,7 @@ export class Session {
         "ELIMIT",
         `at most ${limits.maxHandlesPerConnection} open handles per connection`,
       );
-    if (fresh) await this.barrier();
+    if (fresh) await this.barrier(p);
     const entry = live(backend.getEntry(p));
     if (entry?.kind === "dir") throw new FileApiError("EISDIR", `${p} is a directory`);
     this.checkAncestors(p);
@@ -326,7 +326,7 @@ export class Session {
   // ---------------------------------------------------------------------------------------- namespace
 
   private async stat(p: string, fresh: boolean): Promise<Reply> {
-    if (fresh) await this.barrier();
+    if (fresh) await this.barrier(p);
     const e = live(this.ctx.backend.getEntry(p));
     if (!e) throw new FileApiError("ENOENT", `${p} does not exist`);
     return { line: okLine(formatInfo(info(e))) };
@@ -376,7 +376,7 @@ export class Session {
   }
 
   private async remove(p: string): Promise<Reply> {
-    await this.barrier(); // the delete is based on the current version, not a stale one
+    await this.barrier(p); // the delete is based on the current version, not a stale one
     const { backend } = this.ctx;
     const e = live(backend.getEntry(p));
     if (!e) throw new FileApiError("ENOENT", `${p} does not exist`);
@@ -455,7 +455,7 @@ export class Session {
 
   /** Like `mkdir -p`: parents are created; an existing directory is fine, a file is EEXIST. */
   private async mkdir(p: string): Promise<Reply> {
-    await this.barrier();
+    await this.barrier(p);
     const { backend } = this.ctx;
     const e = backend.getEntry(p);
     if (live(e)?.kind === "dir") return { line: okLine() };
@@ -475,9 +475,10 @@ export class Session {
 
   // ------------------------------------------------------------------------------------------ helpers
 
-  private async barrier(): Promise<void> {
+  /** Linearizable view of `p` (or of everything, without a path) before reading the index. */
+  private async barrier(p?: string): Promise<void> {
     try {
-      await this.ctx.backend.readBarrier(this.ctx.limits.barrierTimeoutMs);
+      await this.ctx.backend.readBarrier(this.ctx.limits.barrierTimeoutMs, p);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       throw new FileApiError(

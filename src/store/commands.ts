@@ -109,6 +109,21 @@ export function decodeCommand(data: Uint8Array): Command {
   return validateCommand(raw.cmd);
 }
 
+/**
+ * The paths an entry's commands name (undecodable entries name none: every node skips them). What an
+ * entry can change besides them follows from them: ancestors become directories, and conflict copies
+ * are written beside them under names containing ".sync-conflict-".
+ */
+export function commandPaths(data: Uint8Array): string[] {
+  if (data.length === 0) return [];
+  try {
+    return leaves(decodeCommand(data)).map((c) => c.path);
+  } catch (e) {
+    if (e instanceof CommandDecodeError) return [];
+    throw e;
+  }
+}
+
 /** The leaf commands of a command, in apply order. */
 export function leaves(cmd: Command): LeafCommand[] {
   return cmd.op === "batch" ? cmd.commands : [cmd];

@@ -94,6 +94,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private lastSnapshotMeta: SnapshotMeta | null = null;
   private snapshotting = false;
   private applying = false;
+  /** The run of entries the apply worker is applying right now (taken off applyQueue). */
+  private applyingRun: Entry[] = [];
   private readonly applyQueue: (
     | { kind: "entry"; entry: Entry }
     | { kind: "snapshot"; meta: SnapshotMeta }
@@ -245,6 +247,16 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   /** Linearizable read barrier: resolves once this node has applied everything committed before the call. */
   async readBarrier(timeoutMs = 5000): Promise<number> {
+    const index = await this.readIndex(timeoutMs);
+    await this.waitApplied(index);
+    return index;
+  }
+
+  /**
+   * ReadIndex without the wait for the apply: every entry committed before the call has an index <= the
+   * result. With unappliedEntries a caller can wait only for the entries it cares about.
+   */
+  async readIndex(timeoutMs = 5000): Promise<number> {
     const context = `${this.id}:${++this.readSeq}`;
     const index = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -264,8 +276,27 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.core.readIndex(context);
       this.kick();
     });
-    await this.waitApplied(index);
     return index;
+  }
+
+  /**
+   * Committed entries up to `upTo` that are not applied yet (being applied, or queued), in order; null
+   * when they are not all known here yet (a follower behind the leader's commit index) or a snapshot is
+   * waiting to be installed: then only waitApplied(upTo) tells.
+   */
+  unappliedEntries(upTo: number): Entry[] | null {
+    const out: Entry[] = [];
+    let known = this.applied;
+    for (const e of this.applyingRun) {
+      known = Math.max(known, e.index);
+      if (e.index > this.applied && e.index <= upTo) out.push(e);
+    }
+    for (const item of this.applyQueue) {
+      if (item.kind === "snapshot") return null;
+      known = Math.max(known, item.entry.index);
+      if (item.entry.index <= upTo) out.push(item.entry);
+    }
+    return known >= upTo ? out : null;
   }
 
   /** Resolves once the local FSM has applied `index`. */
@@ -418,6 +449,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private async applyEntries(entries: Entry[]): Promise<void> {
+    this.applyingRun = entries;
+    try {
+      await this.applyEntriesNow(entries);
+    } finally {
+      this.applyingRun = [];
+    }
+  }
+
+  private async applyEntriesNow(entries: Entry[]): Promise<void> {
     const { fsm } = this.opts;
     const fresh = entries.filter((e) => e.index > this.applied);
     const forFsm = fresh.filter(
