@@ -22,6 +22,7 @@ import { FolderWatcher } from "../watcher/folder-watcher.ts";
 import { IgnoreRules } from "../watcher/ignore-rules.ts";
 import { ChangePipeline } from "./change-pipeline.ts";
 import { Forwarder } from "./forwarder.ts";
+import { GcPacer } from "./gc-pacer.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { NodeAdminHandler } from "./node-admin-handler.ts";
 import { NodeEvents } from "./node-events.ts";
@@ -34,8 +35,10 @@ const FETCH_GROUP = 64;
 /** How often applied files are fsynced together (FileFSM.checkpoint); also on snapshot and stop. */
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** Chunk bytes per putChunks request, and how many such requests a push keeps in flight. */
-const PUSH_BATCH_BYTES = 8 * 1024 * 1024;
+const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
+/** Bulk bytes (chunks pushed or received) between two full garbage collections (see GcPacer). */
+const GC_EVERY_BYTES = 16 * 1024 * 1024;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -96,6 +99,7 @@ export class PickboxNode {
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly gcPacer = new GcPacer(GC_EVERY_BYTES);
   private watcher!: FolderWatcher;
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
@@ -208,6 +212,7 @@ export class PickboxNode {
       isBeingApplied: (rel, hash) => this.fsm.isBeingApplied(rel, hash),
       isPlacing: (rel) => this.fsm.isPlacing(rel),
       onDeferred: (rel) => this.deferredScans.add(rel),
+      onBulkBytes: (n) => this.gcPacer.note(n),
     });
     // Paths seen while the FSM was placing them are rescanned once that entry is applied.
     this.raft.on("applied", () => {
@@ -357,6 +362,7 @@ export class PickboxNode {
         return this.forwarder.serve(req.data);
       case "putChunks":
         await this.chunks.putMany(req.chunks);
+        this.gcPacer.note(req.chunks.reduce((n, c) => n + c.data.length, 0));
         return true;
       case "getChunks": {
         // At most ~32 MiB per reply (whatever a peer asks for): the asker loops for the rest.
@@ -503,6 +509,7 @@ export class PickboxNode {
       }
       progress?.setPeers(others.filter((id) => !failed.has(id)));
       progress?.advance(sent, b.length);
+      this.gcPacer.note(sent);
     };
     try {
       for (const h of unique) {
@@ -596,6 +603,7 @@ export class PickboxNode {
               count++;
             }
             progress.advance(bytes, count);
+            this.gcPacer.note(bytes);
           } catch (err) {
             this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");
             break;

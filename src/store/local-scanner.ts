@@ -29,6 +29,8 @@ export interface LocalScannerDeps {
    * when a cheap stat comparison tells an echo from a user's edit. */
   isPlacing?: (rel: string) => boolean;
   onDeferred?: (rel: string) => void;
+  /** Told how many bulk bytes a large file's scan just stored (the node paces garbage collection). */
+  onBulkBytes?: (bytes: number) => void;
 }
 
 export interface ScanResult {
@@ -143,6 +145,7 @@ export class LocalScanner {
       missing.push(c.hash);
       if (pendingBytes >= STORE_BATCH_BYTES) {
         await store.putMany(pendingStore);
+        this.d.onBulkBytes?.(pendingBytes);
         pendingStore = [];
         pendingBytes = 0;
       }
