@@ -35,7 +35,7 @@ const FETCH_GROUP = 64;
 /** How often applied files are fsynced together (FileFSM.checkpoint); also on snapshot and stop. */
 const CHECKPOINT_INTERVAL_MS = 1000;
 /** Chunk bytes per putChunks request, and how many such requests a push keeps in flight. */
-const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
+export const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
 /** Bulk bytes (chunks pushed or received) between two full garbage collections (see GcPacer). */
 const GC_EVERY_BYTES = 16 * 1024 * 1024;

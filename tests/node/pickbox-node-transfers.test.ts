@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import type { NodeEvent, TransferEvent } from "../../src/node/node-events.ts";
 import type { NodeOptions } from "../../src/node/node-options.ts";
-import { PickboxNode } from "../../src/node/pickbox-node.ts";
+import { PickboxNode, PUSH_BATCH_BYTES } from "../../src/node/pickbox-node.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
 
 const MiB = 1024 * 1024;
@@ -111,13 +111,13 @@ describe("transfer progress events", () => {
     );
     expectMonotonicToTotal(evs!, SIZE); // random bytes: no chunk is shared, every byte is pushed
     expect(evs![0]!.bytesDone).toBe(0);
-    // 0, then one step per batch at interval 0: a batch goes out once it holds 8 MiB (plus at most one
-    // 256 KiB chunk), so 20 MiB moves in three.
+    // 0, then one step per batch at interval 0: a batch goes out once it holds PUSH_BATCH_BYTES (plus at
+    // most one 256 KiB chunk), so 20 MiB moves in ceil(20 MiB / batch) batches.
     const steps = [...new Set(evs!.map((e) => e.bytesDone))];
-    expect(steps).toHaveLength(4);
-    for (const k of [1, 2]) {
-      expect(steps[k]! - steps[k - 1]!).toBeGreaterThanOrEqual(8 * MiB);
-      expect(steps[k]! - steps[k - 1]!).toBeLessThan(8 * MiB + 256 * 1024);
+    expect(steps).toHaveLength(Math.ceil(SIZE / PUSH_BATCH_BYTES) + 1);
+    for (let k = 1; k < steps.length - 1; k++) {
+      expect(steps[k]! - steps[k - 1]!).toBeGreaterThanOrEqual(PUSH_BATCH_BYTES);
+      expect(steps[k]! - steps[k - 1]!).toBeLessThan(PUSH_BATCH_BYTES + 256 * 1024);
     }
     expect(evs!.at(-1)!.peers.sort()).toEqual(["node2", "node3"]);
     expect(evs!.every((e) => e.files === 1 && (e as unknown as NodeEvent).node === "node1")).toBe(true);
