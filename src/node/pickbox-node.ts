@@ -150,6 +150,7 @@ export class PickboxNode {
       chunks: this.chunks,
       fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint),
       knownHash: (rel, st) => this.scanner?.knownHash(rel, st),
+      clock: () => performance.now(), // apply latency in events, logs and the TUI
       events: this.events.fsm,
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;
@@ -460,6 +461,9 @@ export class PickboxNode {
     const others = [...cs.voters, ...cs.learners].filter((id) => id !== self);
     const quorum = Math.floor(cs.voters.length / 2) + 1;
     const selfVotes = cs.voters.includes(self) ? 1 : 0;
+    // A scan stores chunks without fsync; make this node's copy durable while the peers store theirs.
+    const ownCopy = this.chunks.sync();
+    ownCopy.catch(() => {}); // awaited below; a failure there fails the push
     const failed = new Set<string>();
     const ackingVoters = () => selfVotes + cs.voters.filter((id) => id !== self && !failed.has(id)).length;
     const unique = [...new Set(hashes)];
@@ -521,6 +525,7 @@ export class PickboxNode {
       }
       await flush();
       while (inFlight.length > 0) await inFlight.shift();
+      await ownCopy; // this node's vote counts once its own copy is on disk too
       if (ackingVoters() < quorum)
         throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
     } catch (err) {

@@ -119,9 +119,19 @@ export class LocalScanner {
     let pendingBytes = 0;
     const missing: string[] = [];
     let size = 0;
+    let checkedAt = 0;
     for await (const c of chunkFile(abs)) {
       hasher.update(c.data);
       size += c.data.length;
+      // A file still being written (a large copy in progress) is given up early, not read to the end:
+      // the watcher's next event brings it back once it settles.
+      if (size > st.size || size - checkedAt >= STORE_BATCH_BYTES) {
+        checkedAt = size;
+        const now = await lstatOrNull(abs);
+        if (size > st.size || !now || now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
+          throw new ScanRaceError(`${rel} is still being written`);
+        }
+      }
       hashes.push(c.hash);
       // Only a chunk a committed file refers to is known to be on a quorum; one merely in the local store
       // (e.g. left by a scan that raced a writer) must still travel with this change.
@@ -144,13 +154,14 @@ export class LocalScanner {
       pendingBytes += c.data.length;
       missing.push(c.hash);
       if (pendingBytes >= STORE_BATCH_BYTES) {
-        await store.putMany(pendingStore);
+        // Not fsynced here: pushing them to a quorum makes them durable (pushChunks syncs this copy too).
+        await store.putMany(pendingStore, { durable: false });
         this.d.onBulkBytes?.(pendingBytes);
         pendingStore = [];
         pendingBytes = 0;
       }
     }
-    if (pendingStore.length > 0) await store.putMany(pendingStore);
+    if (pendingStore.length > 0) await store.putMany(pendingStore, { durable: false });
     const hash = hasher.digest("hex");
 
     const after = await lstatOrNull(abs);
