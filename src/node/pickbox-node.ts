@@ -151,6 +151,7 @@ export class PickboxNode {
       fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint),
       knownHash: (rel, st) => this.scanner?.knownHash(rel, st),
       clock: () => performance.now(), // apply latency in events, logs and the TUI
+      onBulkBytes: (n) => this.gcPacer.note(n),
       events: this.events.fsm,
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;

@@ -63,6 +63,8 @@ export interface FileFsmDeps {
   /** The hash of a file whose current stat is exactly what the local scanner hashed (our own proposal),
    * so applying it need not read the file again. */
   knownHash?: (rel: string, st: { size: number; mtimeMs: number; ino: number }) => string | undefined;
+  /** Told how many bytes of chunks an apply just read to write a file (the node paces garbage collection). */
+  onBulkBytes?: (bytes: number) => void;
   /** Identifies the current boot of the machine (default: Linux's boot_id); a change means the page
    * cache was lost since the last checkpoint. Injected by tests to simulate a power cut. */
   bootId?: string;
@@ -900,6 +902,7 @@ export class FileFSM implements FSM {
     for (const h of hashes) {
       const data = known?.get(h) ?? (await this.d.chunks.get(h));
       if (!data) throw new Error(`chunk ${h} vanished from the chunk store`);
+      this.d.onBulkBytes?.(data.length);
       yield data;
     }
   }

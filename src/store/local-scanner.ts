@@ -29,7 +29,7 @@ export interface LocalScannerDeps {
    * when a cheap stat comparison tells an echo from a user's edit. */
   isPlacing?: (rel: string) => boolean;
   onDeferred?: (rel: string) => void;
-  /** Told how many bulk bytes a large file's scan just stored (the node paces garbage collection). */
+  /** Told how many bytes of a large file the scan just read (the node paces garbage collection). */
   onBulkBytes?: (bytes: number) => void;
 }
 
@@ -126,6 +126,7 @@ export class LocalScanner {
       // A file still being written (a large copy in progress) is given up early, not read to the end:
       // the watcher's next event brings it back once it settles.
       if (size > st.size || size - checkedAt >= STORE_BATCH_BYTES) {
+        this.d.onBulkBytes?.(size - checkedAt);
         checkedAt = size;
         const now = await lstatOrNull(abs);
         if (size > st.size || !now || now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
@@ -156,7 +157,6 @@ export class LocalScanner {
       if (pendingBytes >= STORE_BATCH_BYTES) {
         // Not fsynced here: pushing them to a quorum makes them durable (pushChunks syncs this copy too).
         await store.putMany(pendingStore, { durable: false });
-        this.d.onBulkBytes?.(pendingBytes);
         pendingStore = [];
         pendingBytes = 0;
       }
