@@ -2,7 +2,8 @@
  * Runs a full garbage collection after every `everyBytes` of bulk data (chunk batches pushed, received or
  * fetched). JSC frees large ArrayBuffers only when a full collection runs, which under a steady stream of
  * 8 MiB frames happens too rarely: the node that shipped a 64 MiB file peaked at 550-610 MB RSS, with
- * ~190 MB of dead buffers. One collection per 32 MiB keeps it near 270 MB.
+ * ~190 MB of dead buffers. One collection per 8 MiB (a few ms each) keeps every node under 200 MB
+ * (docs/benchmarks.md).
  */
 export class GcPacer {
   private since = 0;

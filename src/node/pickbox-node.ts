@@ -38,7 +38,7 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 export const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
 /** Bulk bytes (chunks pushed or received) between two full garbage collections (see GcPacer). */
-const GC_EVERY_BYTES = 16 * 1024 * 1024;
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
