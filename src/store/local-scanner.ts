@@ -45,6 +45,8 @@ export class ScanRaceError extends Error {
 }
 
 const STORE_BATCH_BYTES = 8 << 20;
+/** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
+const RACY_MTIME_MS = 20;
 /** Recent proposals remembered for knownHash (oldest dropped first). */
 const PROPOSED_MEMORY = 4096;
 
@@ -52,7 +54,10 @@ export class LocalScanner {
   private seq = 0;
   private readonly inlineLimit: number;
   /** What this node last proposed per path: the stat it hashed and the hash (see knownHash). */
-  private readonly proposed = new Map<string, { size: number; mtimeMs: number; ino: number; hash: string }>();
+  private readonly proposed = new Map<
+    string,
+    { size: number; mtimeMs: number; ino: number; hash: string; hashedAt: number }
+  >();
 
   constructor(private readonly d: LocalScannerDeps) {
     this.inlineLimit = d.inlineLimit ?? DEFAULT_INLINE_LIMIT;
@@ -179,7 +184,7 @@ export class LocalScanner {
     }
     if (this.d.isBeingApplied?.(rel, hash)) return null;
     this.proposed.delete(rel);
-    this.proposed.set(rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, hash });
+    this.proposed.set(rel, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, hash, hashedAt: Date.now() });
     if (this.proposed.size > PROPOSED_MEMORY) this.proposed.delete(this.proposed.keys().next().value!);
     return {
       command: {
@@ -208,6 +213,9 @@ export class LocalScanner {
   knownHash(rel: string, st: { size: number; mtimeMs: number; ino: number }): string | undefined {
     const p = this.proposed.get(rel);
     if (!p || p.size !== st.size || p.mtimeMs !== st.mtimeMs || p.ino !== st.ino) return undefined;
+    // "Racily clean" (as git calls it): file times tick coarsely (a jiffy), so a second save of the same
+    // size right after the hash could carry the same mtime. Only a file already older than that is trusted.
+    if (p.mtimeMs > p.hashedAt - RACY_MTIME_MS) return undefined;
     return p.hash;
   }
 

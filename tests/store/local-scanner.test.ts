@@ -64,11 +64,17 @@ describe("LocalScanner", () => {
     const s = scannerOf(a);
     const abs = path.join(a.root, "k.txt");
     writeFileSync(abs, "version one");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(abs, old, old); // written a minute ago: its mtime cannot be shared by a later save
     const cmd = asPut(await s.scan("k.txt"));
     const st = statSync(abs);
     expect(s.knownHash("k.txt", st)).toBe(cmd.hash);
     expect(s.knownHash("other.txt", st)).toBeUndefined();
     writeFileSync(abs, "version two, longer");
+    expect(s.knownHash("k.txt", statSync(abs))).toBeUndefined();
+    // Hashed right after it was written: "racily clean", not trusted (the FSM hashes the file itself).
+    const fresh = asPut(await s.scan("k.txt"));
+    expect(fresh.hash).not.toBe(cmd.hash);
     expect(s.knownHash("k.txt", statSync(abs))).toBeUndefined();
   });
 
