@@ -148,7 +148,7 @@ export class PickboxNode {
       nodeId: o.nodeId,
       index: this.index,
       chunks: this.chunks,
-      fetchChunks: (hashes, hint) => this.fetchChunks(hashes, hint),
+      fetchChunks: (hashes, hint, sink) => this.fetchChunks(hashes, hint, sink),
       knownHash: (rel, st) => this.scanner?.knownHash(rel, st),
       clock: () => performance.now(), // apply latency in events, logs and the TUI
       onBulkBytes: (n) => this.gcPacer.note(n),
@@ -566,7 +566,15 @@ export class PickboxNode {
    * entry, and giving up would stop the node over what is only an availability problem. The FSM names
    * the origin (the likeliest holder) and, where it passes it, the file (for progress events).
    */
-  private async fetchChunks(hashes: string[], hint: { origin: string; path?: string }): Promise<Chunk[]> {
+  /**
+   * Gets chunks from peers (the origin first), retrying until every one arrived. With `sink`, each reply's
+   * chunks go there as they arrive (a large file is never held in memory whole) and none are returned.
+   */
+  private async fetchChunks(
+    hashes: string[],
+    hint: { origin: string; path?: string },
+    sink?: (chunks: Chunk[]) => Promise<void>,
+  ): Promise<Chunk[]> {
     const origin = hint.origin;
     const want = new Set(hashes);
     const got: Chunk[] = [];
@@ -600,15 +608,15 @@ export class PickboxNode {
               { t: "getChunks", hashes: group },
               60_000,
             )) as Chunk[];
+            const fresh = found.filter((c) => want.has(c.hash));
+            if (sink) await sink(fresh);
+            else got.push(...fresh);
             let bytes = 0;
-            let count = 0;
-            for (const c of found) {
-              if (!want.delete(c.hash)) continue;
-              got.push(c);
+            for (const c of fresh) {
+              want.delete(c.hash);
               bytes += c.data.length;
-              count++;
             }
-            progress.advance(bytes, count);
+            progress.advance(bytes, fresh.length);
             this.gcPacer.note(bytes);
           } catch (err) {
             this.log.debug({ from: id, err: String(err) }, "chunk fetch failed; trying another peer");

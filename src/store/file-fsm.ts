@@ -56,7 +56,13 @@ export interface FileFsmDeps {
   index: FileIndex;
   chunks: ChunkStore;
   /** Fetches chunks this node lacks from peers (the origin is the likeliest holder). */
-  fetchChunks: (hashes: string[], hint: { origin: string; path?: string }) => Promise<Chunk[]>;
+  /** With `sink`, the fetcher may hand chunks over in pieces as they arrive (bounded memory for a large
+   * file) instead of returning them. */
+  fetchChunks: (
+    hashes: string[],
+    hint: { origin: string; path?: string },
+    sink?: (chunks: Chunk[]) => Promise<void>,
+  ) => Promise<Chunk[]>;
   /** Monotonic-ish milliseconds, for latency numbers in events only; never for decisions. */
   clock?: () => number;
   events?: FsmEvents;
@@ -625,13 +631,14 @@ export class FileFSM implements FSM {
     const store = this.d.chunks;
     const missing = [...new Set(cmd.chunks)].filter((h) => !store.has(h));
     if (missing.length === 0) return;
-    const got = await this.d.fetchChunks(missing, { origin: cmd.origin, path: cmd.path });
     const wanted = new Set(missing);
     // Peers hold them durably (a put commits only once a quorum stored its chunks): checkpoint later.
-    await store.putMany(
-      got.filter((c) => wanted.has(c.hash)),
-      { durable: false },
-    );
+    const keep = (chunks: Chunk[]) =>
+      store.putMany(
+        chunks.filter((c) => wanted.has(c.hash)),
+        { durable: false },
+      );
+    await keep(await this.d.fetchChunks(missing, { origin: cmd.origin, path: cmd.path }, keep));
     const still = missing.filter((h) => !store.has(h));
     if (still.length > 0) {
       throw new Error(`cannot apply ${cmd.path}: ${still.length} chunk(s) unavailable (e.g. ${still[0]})`);
