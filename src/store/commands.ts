@@ -83,7 +83,26 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: fal
 export function encodeCommand(cmd: Command | LeafCommand[]): Uint8Array {
   const c: Command = Array.isArray(cmd) ? batchOf(cmd) : cmd;
   validateCommand(c); // never put an invalid command in the log
-  return packr.pack({ v: COMMAND_VERSION, cmd: c });
+  return packr.pack({ v: COMMAND_VERSION, cmd: wire(c) });
+}
+
+/**
+ * On the wire a put's chunk list is one byte string of 32-byte hashes, not hex strings: half the size
+ * (a small edit of a 64 MiB file names ~1,000 chunks: 34 KB instead of 68 KB in every entry). Entries
+ * written with hex lists still decode.
+ */
+function wire(c: Command): unknown {
+  if (c.op === "batch") return { ...c, commands: c.commands.map(wireLeaf) };
+  return wireLeaf(c);
+}
+
+function wireLeaf(c: LeafCommand): unknown {
+  if (c.op !== "put") return c;
+  const packed = new Uint8Array(c.chunks.length * 32);
+  c.chunks.forEach((h, i) => {
+    packed.set(Buffer.from(h, "hex"), i * 32);
+  });
+  return { ...c, chunks: packed };
 }
 
 /** A single command stays itself; several become a batch. */
@@ -235,6 +254,13 @@ function hashString(v: unknown, where: string): string {
 }
 
 function hashList(v: unknown, where: string): string[] {
+  if (v instanceof Uint8Array) {
+    if (v.length % 32 !== 0) throw new CommandDecodeError(`${where} is not a whole number of 32-byte hashes`);
+    const buf = Buffer.from(v.buffer, v.byteOffset, v.length);
+    const out: string[] = new Array(v.length / 32);
+    for (let i = 0; i < out.length; i++) out[i] = buf.toString("hex", i * 32, i * 32 + 32);
+    return out;
+  }
   if (!Array.isArray(v)) throw new CommandDecodeError(`${where} is not an array`);
   return v.map((h, i) => hashString(h, `${where}[${i}]`));
 }

@@ -1,11 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
+import { sha256Hex } from "../../src/store/chunker.ts";
 import {
+  COMMAND_VERSION,
   type Command,
   CommandDecodeError,
   decodeCommand,
   encodeCommand,
   leaves,
+  type PutCommand,
 } from "../../src/store/commands.ts";
 import { put } from "./fsm-fixture.ts";
 
@@ -110,3 +113,29 @@ function plain(v: unknown): unknown {
   }
   return v;
 }
+
+describe("chunk lists on the wire", () => {
+  const hashes = Array.from({ length: 1000 }, (_, i) => sha256Hex(new TextEncoder().encode(`chunk ${i}`)));
+  const big: PutCommand = {
+    ...put("big.bin", "x"),
+    size: 64 * 1024 * 1000,
+    chunks: hashes,
+    inline: [],
+  };
+
+  test("a put's chunk list travels as 32-byte binary hashes and decodes to the same hex list", () => {
+    const bytes = encodeCommand(big);
+    const hexForm = packr.pack({ v: COMMAND_VERSION, cmd: big });
+    expect(bytes.length).toBeLessThan(hexForm.length - 30 * hashes.length);
+    expect(decodeCommand(bytes)).toEqual(big);
+  });
+
+  test("entries written with hex chunk lists (the earlier format) still decode", () => {
+    expect(decodeCommand(packr.pack({ v: COMMAND_VERSION, cmd: big }))).toEqual(big);
+  });
+
+  test("a binary chunk list that is not whole 32-byte hashes is refused", () => {
+    const bad = packr.pack({ v: COMMAND_VERSION, cmd: { ...big, chunks: new Uint8Array(33) } });
+    expect(() => decodeCommand(bad)).toThrow(CommandDecodeError);
+  });
+});
