@@ -72,7 +72,10 @@ describe("LocalScanner", () => {
     expect(s.knownHash("other.txt", st)).toBeUndefined();
     writeFileSync(abs, "version two, longer");
     expect(s.knownHash("k.txt", statSync(abs))).toBeUndefined();
-    // Hashed right after it was written: "racily clean", not trusted (the FSM hashes the file itself).
+    // An mtime not older than the hash by a timestamp tick: "racily clean", not trusted (the FSM hashes
+    // the file itself). A future mtime makes that independent of how fast this machine runs the scan.
+    const soon = new Date(Date.now() + 5_000);
+    utimesSync(abs, soon, soon);
     const fresh = asPut(await s.scan("k.txt"));
     expect(fresh.hash).not.toBe(cmd.hash);
     expect(s.knownHash("k.txt", statSync(abs))).toBeUndefined();
