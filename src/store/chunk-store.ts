@@ -16,7 +16,6 @@ import type { Database, Statement } from "bun:sqlite";
 import {
   closeSync,
   constants,
-  existsSync,
   fdatasync,
   fdatasyncSync,
   fstatSync,
@@ -56,6 +55,8 @@ export const DEFAULT_SMALL_CHUNK_BYTES = 16 * 1024;
 const DEFAULT_PACK_BYTES = 256 * 1024 * 1024;
 /** A closed pack whose live bytes fall below this share is rewritten by gc(). */
 const COMPACT_BELOW = 0.5;
+/** Pack files kept open at once (a terabyte of 256 MiB packs would otherwise exceed the fd limit). */
+const MAX_OPEN_PACKS = 64;
 
 const HASH_RE = /^[0-9a-f]{64}$/;
 const PACK_RE = /^p-(\d+)\.pack$/;
@@ -75,11 +76,14 @@ interface Located {
 }
 
 interface Pack {
-  fd: number;
+  /** Open file descriptor, or null while closed (see MAX_OPEN_PACKS). */
+  fd: number | null;
   size: number;
   live: number;
   /** Appended to since its last fdatasync. */
   dirty: boolean;
+  /** fdatasyncs in flight on its descriptor (it must stay open meanwhile). */
+  syncing: number;
 }
 
 interface Queries {
@@ -164,7 +168,7 @@ export class ChunkStore {
         const buf = new Uint8Array(at.len);
         let got = 0;
         while (got < at.len) {
-          const n = readSync(pack.fd, buf, got, at.len - got, at.off + got);
+          const n = readSync(this.fdOf(at.pack, pack), buf, got, at.len - got, at.off + got);
           if (n === 0) break;
           got += n;
         }
@@ -335,8 +339,9 @@ export class ChunkStore {
 
   /** Closes the pack files (the store is unusable afterwards). */
   close(): void {
-    for (const p of this.packs.values()) closeSync(p.fd);
+    for (const p of this.packs.values()) if (p.fd !== null) closeSync(p.fd);
     this.packs.clear();
+    this.openOrder.clear();
   }
 
   // ------------------------------------------------------------------------------------------- packs
@@ -354,27 +359,61 @@ export class ChunkStore {
     }
     const off = pack.size;
     let done = 0;
-    while (done < data.length) done += writeSync(pack.fd, data, done, data.length - done, off + done);
+    const fd = this.fdOf(this.current, pack);
+    while (done < data.length) done += writeSync(fd, data, done, data.length - done, off + done);
     pack.size += data.length;
     pack.dirty = true;
     return { pack: this.current, off, len: data.length };
   }
 
   private createPack(n: number): Pack {
-    // Not O_APPEND: writes go to explicit offsets (pwrite), which O_APPEND would ignore.
-    const fd = openSync(this.packPath(n), constants.O_RDWR | constants.O_CREAT, 0o600);
-    const pack: Pack = { fd, size: fstatSync(fd).size, live: 0, dirty: true };
+    const pack: Pack = { fd: null, size: 0, live: 0, dirty: true, syncing: 0 };
+    this.packs.set(n, pack);
+    pack.size = fstatSync(this.fdOf(n, pack)).size;
+    return pack;
+  }
+
+  /** A known pack (its size from the file system; opened only when read or written). */
+  private openPack(n: number): Pack | null {
+    const known = this.packs.get(n);
+    if (known) return known;
+    let size: number;
+    try {
+      size = statSync(this.packPath(n)).size;
+    } catch {
+      return null;
+    }
+    const pack: Pack = { fd: null, size, live: 0, dirty: false, syncing: 0 };
     this.packs.set(n, pack);
     return pack;
   }
 
-  private openPack(n: number): Pack | null {
-    const known = this.packs.get(n);
-    if (known) return known;
-    if (!existsSync(this.packPath(n))) return null;
-    const pack = this.createPack(n);
-    pack.dirty = false;
-    return pack;
+  /** Packs with an open descriptor, least recently used first. */
+  private readonly openOrder = new Map<number, Pack>();
+
+  /** The pack's descriptor, opening it (and closing the least recently used clean one beyond the cap). */
+  private fdOf(n: number, pack: Pack): number {
+    if (pack.fd !== null) {
+      this.openOrder.delete(n);
+      this.openOrder.set(n, pack);
+      return pack.fd;
+    }
+    // Not O_APPEND: writes go to explicit offsets (pwrite), which O_APPEND would ignore.
+    pack.fd = openSync(this.packPath(n), constants.O_RDWR | constants.O_CREAT, 0o600);
+    this.openOrder.set(n, pack);
+    this.trimOpen(n);
+    return pack.fd;
+  }
+
+  /** Closes least recently used descriptors beyond the cap (never one being written or synced). */
+  private trimOpen(keep = -1): void {
+    for (const [k, p] of this.openOrder) {
+      if (this.openOrder.size <= MAX_OPEN_PACKS) return;
+      if (k === keep || k === this.current || p.dirty || p.syncing > 0 || p.fd === null) continue;
+      closeSync(p.fd);
+      p.fd = null;
+      this.openOrder.delete(k);
+    }
   }
 
   private addPacked(hash: string, at: Located): void {
@@ -391,16 +430,21 @@ export class ChunkStore {
         const pack = this.packs.get(n);
         if (!pack?.dirty) return;
         pack.dirty = false; // appends from now on mark it again
+        const fd = this.fdOf(n, pack);
+        pack.syncing++;
         try {
           await new Promise<void>((resolve, reject) =>
-            fdatasync(pack.fd, (err) => (err ? reject(err) : resolve())),
+            fdatasync(fd, (err) => (err ? reject(err) : resolve())),
           );
         } catch (e) {
           pack.dirty = true;
           throw e;
+        } finally {
+          pack.syncing--;
         }
       }),
     );
+    this.trimOpen();
   }
 
   /** Moves the live chunks of mostly-garbage closed packs into the current pack, then deletes them. */
@@ -423,7 +467,8 @@ export class ChunkStore {
         this.totalBytes -= at.len;
         this.addPacked(hash, at);
       }
-      closeSync(pack.fd);
+      if (pack.fd !== null) closeSync(pack.fd);
+      this.openOrder.delete(n);
       this.packs.delete(n);
       unlinkSync(this.packPath(n));
     }
@@ -476,7 +521,7 @@ export class ChunkStore {
       }
       const pack = this.packs.get(this.current);
       if (pack?.dirty) {
-        fdatasyncSync(pack.fd);
+        fdatasyncSync(this.fdOf(this.current, pack));
         pack.dirty = false;
       }
       this.db.transaction(() => {

@@ -198,6 +198,20 @@ describe("ChunkStore", () => {
     for (const c of cs) expect(await open({ packBytes: 100_000 }).get(c.hash)).toEqual(c.data);
   });
 
+  test("many packs: at most a bounded number stay open, every chunk still reads back", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const before = fds();
+    const store = open({ packBytes: 50_000 });
+    const cs = Array.from({ length: 80 }, (_, i) => large(100 + i));
+    await store.putMany(cs);
+    expect(packFiles().length).toBe(80);
+    for (const c of cs) expect(await store.get(c.hash)).toEqual(c.data);
+    expect(fds() - before).toBeLessThanOrEqual(64 + 2);
+    const again = open({ packBytes: 50_000 });
+    for (const c of cs) expect(await again.get(c.hash)).toEqual(c.data);
+    expect(fds() - before).toBeLessThanOrEqual(2 * (64 + 2));
+  });
+
   test("chunk files of the old one-file-per-chunk layout are moved in at open, once", async () => {
     const a = large(14);
     const s = chunk("old small");
