@@ -1,12 +1,13 @@
 // In-process Pickbox nodes with the file API started around them (the way PickboxNode.start() will).
+
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { NodeFileApiBackend } from "../../src/fileapi/node-backend.ts";
 import { type FileApiServer, type FileApiServerOptions, startFileApi } from "../../src/fileapi/server.ts";
-import type { NodeOptions } from "../../src/node/node-options.ts";
 import { PickboxNode } from "../../src/node/pickbox-node.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
+import { testNodeOptions } from "../node/test-node-options.ts";
 
 export interface ApiNode {
   node: PickboxNode;
@@ -39,24 +40,13 @@ export class InProcessCluster {
     const ports = await freePorts(size * 2);
     for (let i = 0; i < size; i++) {
       const raftPort = ports[i * 2]!;
-      const o: NodeOptions = {
+      const o = testNodeOptions({
         nodeId: `node${i + 1}`,
         dataDir: c.dir,
-        bindHost: "127.0.0.1",
-        advertiseHost: "127.0.0.1",
         raftPort,
         adminPort: ports[i * 2 + 1]!,
-        monitorPort: 0,
-        clientPort: 0,
-        dashboardPort: 0,
-        bootstrap: i === 0,
         join: i === 0 ? null : `127.0.0.1:${ports[0]}`,
-        secret: null,
-        maxVoters: 5,
-        logLevel: "warn",
-        logToStderr: false,
-        tickMs: 20,
-      };
+      });
       const node = new PickboxNode(o);
       await node.start();
       if (i === 0) await waitFor("a leader", () => node.raft.isLeader, 10_000);

@@ -1,12 +1,13 @@
 // In-process Pickbox nodes with monitoring started around them (as PickboxNode.start() will once wired):
 // real Raft over TCP, real folders, real HTTP servers, one shared dashboard port.
+
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Monitoring, startMonitoring } from "../../src/monitor/start-monitoring.ts";
-import type { NodeOptions } from "../../src/node/node-options.ts";
 import { PickboxNode } from "../../src/node/pickbox-node.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
+import { testNodeOptions } from "../node/test-node-options.ts";
 
 export interface MonitoredNodeHandle {
   node: PickboxNode;
@@ -28,24 +29,16 @@ export class MonitoredCluster {
       const ports = await freePorts(size * 3 + 1);
       c.dashboardPort = ports[size * 3]!;
       for (let i = 0; i < size; i++) {
-        const options: NodeOptions = {
+        const options = testNodeOptions({
           nodeId: `node${i + 1}`,
           dataDir: c.dir,
-          bindHost: "127.0.0.1",
-          advertiseHost: "127.0.0.1",
           raftPort: ports[i * 3]!,
           adminPort: ports[i * 3 + 1]!,
           monitorPort: ports[i * 3 + 2]!,
-          clientPort: 0,
           dashboardPort: c.dashboardPort,
-          bootstrap: i === 0,
           join: i === 0 ? null : `127.0.0.1:${ports[0]}`,
-          secret: null,
-          maxVoters: 5,
           logLevel: "info",
-          logToStderr: false,
-          tickMs: 20,
-        };
+        });
         const node = new PickboxNode(options);
         await node.start();
         const monitoring = await startMonitoring(node, {

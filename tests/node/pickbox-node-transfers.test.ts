@@ -1,5 +1,6 @@
 // Transfer progress events of real in-process nodes: the origin pushing a large file's chunks, and a
 // node that was down fetching them at apply time.
+
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import type { NodeEvent, TransferEvent } from "../../src/node/node-events.ts";
 import type { NodeOptions } from "../../src/node/node-options.ts";
 import { PickboxNode, PUSH_BATCH_BYTES } from "../../src/node/pickbox-node.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
+import { testNodeOptions } from "./test-node-options.ts";
 
 const MiB = 1024 * 1024;
 /** More than two 8 MiB push batches, so the progress has intermediate steps. */
@@ -65,25 +67,16 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "pickbox-transfers-"));
   const ports = await freePorts(6);
   for (let i = 0; i < 3; i++) {
-    options.push({
-      nodeId: `node${i + 1}`,
-      dataDir: dir,
-      bindHost: "127.0.0.1",
-      advertiseHost: "127.0.0.1",
-      raftPort: ports[i * 2]!,
-      adminPort: ports[i * 2 + 1]!,
-      monitorPort: 0,
-      clientPort: 0,
-      dashboardPort: 0,
-      bootstrap: i === 0,
-      join: i === 0 ? null : `127.0.0.1:${ports[0]}`,
-      secret: null,
-      maxVoters: 5,
-      logLevel: "warn",
-      logToStderr: false,
-      tickMs: 20,
-      transferEventMs: 0, // every batch reported: the steps are what this test looks at
-    });
+    options.push(
+      testNodeOptions({
+        nodeId: `node${i + 1}`,
+        dataDir: dir,
+        raftPort: ports[i * 2]!,
+        adminPort: ports[i * 2 + 1]!,
+        join: i === 0 ? null : `127.0.0.1:${ports[0]}`,
+        transferEventMs: 0, // every batch reported: the steps are what this test looks at
+      }),
+    );
   }
   const first = await startNode(0);
   await waitFor("node1 to lead", () => first.raft.isLeader, 10_000);

@@ -2,7 +2,7 @@
 // the index; after a power cut (new boot id) the files applied past the last checkpoint are checked and
 // torn ones rewritten, while a process crash (same boot) leaves the folder to the scanner.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DURABLE_BOOT_KEY, DURABLE_INDEX_KEY } from "../../src/store/file-fsm.ts";
 import {
