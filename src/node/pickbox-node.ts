@@ -452,8 +452,8 @@ export class PickboxNode {
 
   /**
    * Chunks stored locally must be durable on a majority of voters before an entry naming them is
-   * proposed. Streams in ~8 MiB batches (memory stays bounded whatever the file size), each batch sent
-   * to every member at once; members that fail are skipped (they fetch at apply time) as long as a
+   * proposed. Streams in PUSH_BATCH_BYTES batches, PUSH_WINDOW of them in flight (memory stays bounded
+   * whatever the file size), each batch sent to every member at once; members that fail are skipped (they fetch at apply time) as long as a
    * quorum of voters still holds every batch. `paths`: the files the chunks belong to (progress events).
    */
   private async pushChunks(hashes: string[], paths: string[] = []): Promise<void> {
@@ -477,7 +477,7 @@ export class PickboxNode {
             files: paths.length,
             peers: others,
             chunksTotal: unique.length,
-            bytesTotal: await this.chunkBytes(unique),
+            bytesTotal: this.chunkBytes(unique),
           });
     let batch: Chunk[] = [];
     let bytes = 0;
@@ -537,7 +537,7 @@ export class PickboxNode {
   }
 
   /** Total size of stored chunks, for a push's progress. */
-  private async chunkBytes(hashes: string[]): Promise<number> {
+  private chunkBytes(hashes: string[]): number {
     let total = 0;
     for (const h of hashes) {
       const n = this.chunks.sizeOf(h);

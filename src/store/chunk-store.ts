@@ -218,13 +218,15 @@ export class ChunkStore {
       else if (data.length <= this.smallBytes) rows.push([hash, data]);
       else appended.push([hash, this.append(data)]);
     }
-    this.commitRows(durable, () => {
-      for (const [hash, data] of rows) this.q.smallPut.run(hash, data, ms);
-      for (const hash of touched) {
-        if (this.small.has(hash)) this.q.smallTouch.run(ms, hash);
-        else this.q.packedTouch.run(ms, hash);
-      }
-    });
+    // (A batch of only large new chunks has no row to write yet: no empty transaction.)
+    if (rows.length + touched.length > 0)
+      this.commitRows(durable, () => {
+        for (const [hash, data] of rows) this.q.smallPut.run(hash, data, ms);
+        for (const hash of touched) {
+          if (this.small.has(hash)) this.q.smallTouch.run(ms, hash);
+          else this.q.packedTouch.run(ms, hash);
+        }
+      });
     for (const [hash, data] of rows) {
       this.small.set(hash, data.length);
       this.totalBytes += data.length;

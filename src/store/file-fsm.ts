@@ -241,21 +241,12 @@ export class FileFSM implements FSM {
             await this.prepareDir(e.path, e.mode, e.origin, txn);
             return { stat: null, wrote: false };
           }
-          await this.prepareParent(e.path, e.origin, txn);
-          const disk = await this.mat.stat(e.path);
-          if (disk?.kind === "file") {
-            const h = await hashStream(this.mat.read(e.path));
-            if (h === e.hash)
-              return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
-            await this.ensureChunks({ path: e.path, chunks: e.chunks, origin: e.origin });
-            if (await this.isTornCopy(e, disk)) await this.mat.removeFile(e.path);
-            else await this.moveAside(e.path, disk, txn);
-          } else if (disk) {
-            await this.moveAside(e.path, disk, txn);
-          }
-          await this.ensureChunks({ path: e.path, chunks: e.chunks, origin: e.origin });
-          const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
-          return { stat: st ? localStat(st) : null, wrote: true };
+          // The stat cannot be trusted after a power cut: always hash.
+          return this.placeVersion(e, txn, {
+            hashOnDisk: () => hashStream(this.mat.read(e.path)),
+            replaceable: (disk) => this.isTornCopy(e, disk),
+            needChunks: () => this.ensureChunks({ path: e.path, chunks: e.chunks, origin: e.origin }),
+          });
         });
         if (e.kind === "file") txn.setStat(e.path, placed.stat);
         if (placed.wrote) rewritten++;
@@ -270,6 +261,37 @@ export class FileFSM implements FSM {
       this.suspectAfter = null;
       return rewritten;
     });
+  }
+
+  /**
+   * Puts file version `e` at its path (restore, repair): nothing is written when the disk already holds
+   * its bytes (mode and mtime are fixed); other bytes there are replaced when `replaceable` says so and
+   * moved aside otherwise. `needChunks` runs (once) before the version's chunks are first read.
+   */
+  private async placeVersion(
+    e: IndexEntry,
+    txn: EntryTxn,
+    o: {
+      hashOnDisk: (disk: DiskStat) => Promise<string>;
+      replaceable: (disk: DiskStat, hash: string) => Promise<boolean>;
+      needChunks?: () => Promise<void>;
+    },
+  ): Promise<Placed> {
+    let chunksReady: Promise<void> | undefined;
+    const needChunks = () => (chunksReady ??= o.needChunks?.() ?? Promise.resolve());
+    await this.prepareParent(e.path, e.origin, txn);
+    const disk = await this.mat.stat(e.path);
+    if (disk?.kind === "file") {
+      const h = await o.hashOnDisk(disk);
+      if (h === e.hash) return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
+      await needChunks();
+      if (!(await o.replaceable(disk, h))) await this.moveAside(e.path, disk, txn);
+    } else if (disk) {
+      await this.moveAside(e.path, disk, txn);
+    }
+    await needChunks();
+    const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
+    return { stat: st ? localStat(st) : null, wrote: true };
   }
 
   /**
@@ -994,21 +1016,14 @@ export class FileFSM implements FSM {
         });
         continue;
       }
-      const placed = await this.guardDisk(async () => {
-        await this.prepareParent(e.path, e.origin, txn);
-        const disk = await this.mat.stat(e.path);
-        if (disk?.kind === "file") {
-          const old = txn.get(e.path);
-          const h = await this.contentHash(e.path, disk, old, txn);
-          if (h === e.hash) return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
-          if (!(old && !old.deleted && old.kind === "file" && h === old.hash))
-            await this.moveAside(e.path, disk, txn);
-        } else if (disk) {
-          await this.moveAside(e.path, disk, txn);
-        }
-        const st = await this.mat.writeFile(e.path, this.chunkBytes(e.chunks), e.mode, e.mtimeMs);
-        return { stat: st ? localStat(st) : null, wrote: true };
-      });
+      const old = txn.get(e.path);
+      const placed = await this.guardDisk(() =>
+        // What this node last materialised there may be replaced; anything else is a local edit.
+        this.placeVersion(e, txn, {
+          hashOnDisk: (disk) => this.contentHash(e.path, disk, old, txn),
+          replaceable: async (_disk, h) => !!old && !old.deleted && old.kind === "file" && h === old.hash,
+        }),
+      );
       if (placed.wrote) written++;
       stats.set(e.path, placed.stat);
     }
