@@ -1,6 +1,5 @@
 // The file API's view of a PickboxNode. The two hooks are the node's private forwarder and chunk push;
 // the node passes them when it starts the server (see the wiring in PickboxNode.start()).
-import { statSync } from "node:fs";
 import path from "node:path";
 import type { PickboxNode } from "../node/pickbox-node.ts";
 import type { Chunk } from "../store/chunker.ts";

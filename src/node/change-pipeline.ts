@@ -6,8 +6,19 @@
  * previous one produced (its vector clock), otherwise a quick second save would look like a
  * concurrent edit and spawn a conflict copy. Paths that change while in flight are rescanned after.
  */
+import type { ChunkSink } from "../store/local-scanner.ts";
+
 export interface PipelineScanner<C> {
-  scan(relPath: string): Promise<{ command: C; missingChunks: string[] } | null>;
+  /** Chunks the scan stores go to `sink` as they are stored (the push starts before the scan ends). */
+  scan(relPath: string, sink?: ChunkSink): Promise<{ command: C; missingChunks: string[] } | null>;
+}
+
+/** One batch's push of new chunks to the peers (see ChunkPush). */
+export interface PushSession extends ChunkSink {
+  /** Everything the batch's commands name that peers may lack: durable on a quorum when this resolves. */
+  finish(hashes: string[], paths: string[]): Promise<void>;
+  /** Nothing of it will be proposed (every scan failed). */
+  abort(err: unknown): void;
 }
 
 export interface ChangePipelineOptions<C> {
@@ -15,9 +26,10 @@ export interface ChangePipelineOptions<C> {
   /** Turn one or more commands into one Raft entry payload. */
   encode: (commands: C[]) => Uint8Array;
   propose: (data: Uint8Array) => Promise<unknown>;
-  /** Make chunks that are not inline durable on a quorum before the entry naming them is proposed.
-   * `paths`: the files whose chunks these are (in batch order), so progress can name them. */
-  pushChunks: (hashes: string[], paths: string[]) => Promise<void>;
+  /** A push for one batch: chunks that are not inline must be durable on a quorum before the entry
+   * naming them is proposed. Scans hand chunks over as they store them; finish() gets the full list and
+   * the files whose chunks these are (in batch order), so progress can name them. */
+  openPush: () => PushSession;
   maxBatch?: number;
   /** Proposals in flight at once (default 4). Small on purpose: what changes meanwhile piles up into the
    * next, larger batch (group commit), instead of each watcher event becoming its own Raft entry; 4
@@ -103,16 +115,20 @@ export class ChangePipeline<C> {
   }
 
   private async process(paths: string[]): Promise<void> {
+    const push = this.o.openPush();
     try {
-      const scanned = await this.scanAll(paths);
+      const scanned = await this.scanAll(paths, push);
       const commands = scanned.filter((s) => s !== null);
-      if (commands.length > 0) {
-        const missing = commands.flatMap((c) => c.missingChunks);
+      const missing = commands.flatMap((c) => c.missingChunks);
+      if (missing.length > 0) {
         const carrying = paths.filter((_, i) => (scanned[i]?.missingChunks.length ?? 0) > 0);
-        if (missing.length > 0) await this.o.pushChunks(missing, carrying);
-        await this.o.propose(this.o.encode(commands.map((c) => c.command)));
+        await push.finish(missing, carrying);
+      } else {
+        push.abort(new Error("no change needs these chunks any more (the file changed while it was read)"));
       }
+      if (commands.length > 0) await this.o.propose(this.o.encode(commands.map((c) => c.command)));
     } catch (err) {
+      push.abort(err);
       for (const p of paths) this.o.onError?.(p, err);
       // Keep the change: rescan later (the folder stays the source of truth).
       await new Promise((r) => setTimeout(r, this.o.retryDelayMs ?? 500));
@@ -130,14 +146,17 @@ export class ChangePipeline<C> {
     t.unref?.();
   }
 
-  private async scanAll(paths: string[]): Promise<({ command: C; missingChunks: string[] } | null)[]> {
+  private async scanAll(
+    paths: string[],
+    sink: ChunkSink,
+  ): Promise<({ command: C; missingChunks: string[] } | null)[]> {
     const out: ({ command: C; missingChunks: string[] } | null)[] = new Array(paths.length).fill(null);
     let next = 0;
     const worker = async () => {
       while (next < paths.length) {
         const i = next++;
         try {
-          out[i] = await this.o.scanner.scan(paths[i]!);
+          out[i] = await this.o.scanner.scan(paths[i]!, sink);
         } catch (err) {
           // E.g. the file changed while it was read (an editor still writing): look again shortly,
           // rather than waiting for the periodic reconcile.

@@ -7,7 +7,9 @@ import type { Chunk } from "../store/chunker.ts";
  */
 export type PeerRequest =
   | { t: "propose"; data: Uint8Array }
-  | { t: "putChunks"; chunks: Chunk[] }
+  /** durable (the default): on reply, these chunks and every one stored before are on disk. False: stored
+   * without fsync; a push sends its batches so and ends with an empty durable request (one fsync). */
+  | { t: "putChunks"; chunks: Chunk[]; durable?: boolean }
   | { t: "getChunks"; hashes: string[] }
   | { t: "addMember"; id: string; address: string; learner: boolean }
   | { t: "removeMember"; id: string }

@@ -21,6 +21,7 @@ import { resolveInside } from "../store/paths.ts";
 import { FolderWatcher } from "../watcher/folder-watcher.ts";
 import { IgnoreRules } from "../watcher/ignore-rules.ts";
 import { ChangePipeline } from "./change-pipeline.ts";
+import { ChunkPush } from "./chunk-push.ts";
 import { Forwarder } from "./forwarder.ts";
 import { GcPacer } from "./gc-pacer.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -37,8 +38,10 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 /** Chunk bytes per putChunks request, and how many such requests a push keeps in flight. */
 export const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
-/** Bulk bytes (chunks pushed or received) between two full garbage collections (see GcPacer). */
-const GC_EVERY_BYTES = 8 * 1024 * 1024;
+/** Bulk bytes (chunks scanned, pushed, received or written) between two quick, and two full, garbage
+ * collections (see GcPacer). */
+const GC_QUICK_EVERY_BYTES = 8 * 1024 * 1024;
+const GC_FULL_EVERY_BYTES = 32 * 1024 * 1024;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -99,7 +102,7 @@ export class PickboxNode {
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly gcPacer = new GcPacer(GC_EVERY_BYTES);
+  private readonly gcPacer = new GcPacer(GC_QUICK_EVERY_BYTES, GC_FULL_EVERY_BYTES);
   private watcher!: FolderWatcher;
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
@@ -244,7 +247,7 @@ export class PickboxNode {
         return encodeCommand(commands);
       },
       propose: (data) => this.forwarder.propose(data),
-      pushChunks: (hashes, paths) => this.pushChunks(hashes, paths),
+      openPush: () => this.openPush(),
       onError: (p, err) =>
         this.log.warn({ path: p, err: String(err) }, "change not replicated yet; will retry"),
     });
@@ -363,7 +366,8 @@ export class PickboxNode {
       case "propose":
         return this.forwarder.serve(req.data);
       case "putChunks":
-        await this.chunks.putMany(req.chunks);
+        if (req.chunks.length > 0) await this.chunks.putMany(req.chunks, { durable: false });
+        if (req.durable !== false) await this.chunks.sync();
         this.gcPacer.note(req.chunks.reduce((n, c) => n + c.data.length, 0));
         return true;
       case "getChunks": {
@@ -452,99 +456,30 @@ export class PickboxNode {
 
   /**
    * Chunks stored locally must be durable on a majority of voters before an entry naming them is
-   * proposed. Streams in PUSH_BATCH_BYTES batches, PUSH_WINDOW of them in flight (memory stays bounded
-   * whatever the file size), each batch sent to every member at once; members that fail are skipped (they fetch at apply time) as long as a
-   * quorum of voters still holds every batch. `paths`: the files the chunks belong to (progress events).
+   * proposed. A push streams PUSH_BATCH_BYTES batches, PUSH_WINDOW of them in flight (memory stays
+   * bounded whatever the file size), each to every member at once; members that fail are skipped (they
+   * fetch at apply time) as long as a quorum of voters still holds every batch (see ChunkPush).
    */
-  private async pushChunks(hashes: string[], paths: string[] = []): Promise<void> {
-    const self = this.options.nodeId;
-    const cs = this.raft.members();
-    const others = [...cs.voters, ...cs.learners].filter((id) => id !== self);
-    const quorum = Math.floor(cs.voters.length / 2) + 1;
-    const selfVotes = cs.voters.includes(self) ? 1 : 0;
-    // A scan stores chunks without fsync; make this node's copy durable while the peers store theirs.
-    const ownCopy = this.chunks.sync();
-    ownCopy.catch(() => {}); // awaited below; a failure there fails the push
-    const failed = new Set<string>();
-    const ackingVoters = () => selfVotes + cs.voters.filter((id) => id !== self && !failed.has(id)).length;
-    const unique = [...new Set(hashes)];
-    const progress =
-      others.length === 0
-        ? null
-        : this.startTransfer({
-            direction: "push",
-            path: paths[0] ?? null,
-            files: paths.length,
-            peers: others,
-            chunksTotal: unique.length,
-            bytesTotal: this.chunkBytes(unique),
-          });
-    let batch: Chunk[] = [];
-    let bytes = 0;
-    // Up to PUSH_WINDOW batches travel at once: a peer stores (and fsyncs) one while the next arrives.
-    const inFlight: Promise<void>[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const b = batch;
-      const sent = bytes;
-      batch = [];
-      bytes = 0;
-      if (inFlight.length >= PUSH_WINDOW) await inFlight.shift();
-      const p = send(b, sent);
-      p.catch(() => {}); // observed through inFlight; never unhandled
-      inFlight.push(p);
-    };
-    const send = async (b: Chunk[], sent: number) => {
-      await Promise.all(
-        others
-          .filter((id) => !failed.has(id))
-          .map(async (id) => {
-            try {
-              const address = cs.addresses[id];
-              if (!address) throw new Error(`no address for ${id}`);
-              await this.transport.request(address, { t: "putChunks", chunks: b }, 60_000);
-            } catch (err) {
-              failed.add(id);
-              this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)");
-            }
-          }),
-      );
-      if (ackingVoters() < quorum) {
-        throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
-      }
-      progress?.setPeers(others.filter((id) => !failed.has(id)));
-      progress?.advance(sent, b.length);
-      this.gcPacer.note(sent);
-    };
-    try {
-      for (const h of unique) {
-        const data = await this.chunks.get(h);
-        if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
-        batch.push({ hash: h, data });
-        bytes += data.length;
-        if (bytes >= PUSH_BATCH_BYTES) await flush();
-      }
-      await flush();
-      while (inFlight.length > 0) await inFlight.shift();
-      await ownCopy; // this node's vote counts once its own copy is on disk too
-      if (ackingVoters() < quorum)
-        throw new Error(`chunks reached ${ackingVoters()} of the ${quorum} voters needed`);
-    } catch (err) {
-      progress?.fail(err);
-      throw err;
-    }
-    progress?.finish();
+  private openPush(): ChunkPush {
+    return new ChunkPush({
+      self: this.options.nodeId,
+      members: this.raft.members(),
+      request: (address, req) => this.transport.request(address, req, 60_000),
+      read: (h) => this.chunks.get(h),
+      sizeOf: (h) => this.chunks.sizeOf(h),
+      syncOwn: () => this.chunks.sync(),
+      startProgress: (o) => this.startTransfer(o),
+      onBytes: (n) => this.gcPacer.note(n),
+      onPeerFailed: (id, err) =>
+        this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)"),
+      batchBytes: PUSH_BATCH_BYTES,
+      window: PUSH_WINDOW,
+    });
   }
 
-  /** Total size of stored chunks, for a push's progress. */
-  private chunkBytes(hashes: string[]): number {
-    let total = 0;
-    for (const h of hashes) {
-      const n = this.chunks.sizeOf(h);
-      if (n === null) throw new Error(`chunk ${h} vanished before it was pushed`);
-      total += n;
-    }
-    return total;
+  /** Pushes chunks already stored (`paths`: the files they belong to, for progress). */
+  private pushChunks(hashes: string[], paths: string[] = []): Promise<void> {
+    return this.openPush().finish(hashes, paths);
   }
 
   private startTransfer(

@@ -28,6 +28,7 @@ export class TransferProgress {
   private bytesDone = 0;
   private chunksDone = 0;
   private bytesTotal: number | null;
+  private chunksTotal: number;
   private peers: string[];
   private readonly startedAt: number;
   private lastEmitAt = 0;
@@ -38,6 +39,7 @@ export class TransferProgress {
 
   constructor(private readonly o: TransferProgressOptions) {
     this.bytesTotal = o.bytesTotal;
+    this.chunksTotal = o.chunksTotal;
     this.peers = [...o.peers];
     this.intervalMs = o.intervalMs ?? TRANSFER_EVENT_INTERVAL_MS;
     this.minBytes = o.minBytes ?? LARGE_TRANSFER_BYTES;
@@ -48,6 +50,12 @@ export class TransferProgress {
   /** The members the next event names (push: those still healthy; fetch: the one being asked). */
   setPeers(peers: string[]): void {
     this.peers = [...peers];
+  }
+
+  /** The totals became known better (a push that started while its file was still being read). */
+  setTotal(bytes: number | null, chunks: number): void {
+    this.bytesTotal = bytes;
+    this.chunksTotal = chunks;
   }
 
   /** `bytes` in `chunks` more moved. */
@@ -95,7 +103,7 @@ export class TransferProgress {
       bytesDone: this.bytesDone,
       bytesTotal: this.bytesTotal,
       chunksDone: this.chunksDone,
-      chunksTotal: this.o.chunksTotal,
+      chunksTotal: Math.max(this.chunksTotal, this.chunksDone),
       elapsedMs: Math.max(0, now - this.startedAt),
       state,
     };

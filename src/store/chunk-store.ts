@@ -47,6 +47,9 @@ export interface ChunkStoreOptions {
 export interface PutOptions {
   /** Wait until the chunks are on disk (fsync). Default true; false defers that to sync(). */
   durable?: boolean;
+  /** The caller computed every hash from these very bytes (a local scan): skip hashing them again.
+   * Chunks from a peer are always checked. */
+  hashedHere?: boolean;
 }
 
 /** Unreferenced chunks younger than this survive GC: they may belong to a proposal not yet committed. */
@@ -84,6 +87,9 @@ interface Pack {
   dirty: boolean;
   /** fdatasyncs in flight on its descriptor (it must stay open meanwhile). */
   syncing: number;
+  /** The latest fdatasync in flight: a sync asked for meanwhile must wait for it, not take the clean
+   * flag (cleared when that fdatasync started) as done. */
+  lastSync: Promise<void> | null;
 }
 
 interface Queries {
@@ -197,7 +203,7 @@ export class ChunkStore {
     for (const c of chunks) {
       if (!isChunkHash(c.hash))
         throw new ChunkHashMismatchError(`not a chunk hash: ${JSON.stringify(c.hash)}`);
-      const actual = sha256Hex(c.data);
+      const actual = opts.hashedHere ? c.hash : sha256Hex(c.data);
       if (actual !== c.hash) {
         throw new ChunkHashMismatchError(
           `chunk ${c.hash} has content hashing to ${actual} (${c.data.length} bytes)`,
@@ -369,7 +375,7 @@ export class ChunkStore {
   }
 
   private createPack(n: number): Pack {
-    const pack: Pack = { fd: null, size: 0, live: 0, dirty: true, syncing: 0 };
+    const pack: Pack = { fd: null, size: 0, live: 0, dirty: true, syncing: 0, lastSync: null };
     this.packs.set(n, pack);
     pack.size = fstatSync(this.fdOf(n, pack)).size;
     return pack;
@@ -385,7 +391,7 @@ export class ChunkStore {
     } catch {
       return null;
     }
-    const pack: Pack = { fd: null, size, live: 0, dirty: false, syncing: 0 };
+    const pack: Pack = { fd: null, size, live: 0, dirty: false, syncing: 0, lastSync: null };
     this.packs.set(n, pack);
     return pack;
   }
@@ -430,19 +436,26 @@ export class ChunkStore {
     await Promise.all(
       packs.map(async (n) => {
         const pack = this.packs.get(n);
-        if (!pack?.dirty) return;
+        if (!pack) return;
+        if (!pack.dirty) {
+          if (pack.lastSync) await pack.lastSync;
+          return;
+        }
         pack.dirty = false; // appends from now on mark it again
         const fd = this.fdOf(n, pack);
         pack.syncing++;
+        const done = new Promise<void>((resolve, reject) =>
+          fdatasync(fd, (err) => (err ? reject(err) : resolve())),
+        );
+        pack.lastSync = done;
         try {
-          await new Promise<void>((resolve, reject) =>
-            fdatasync(fd, (err) => (err ? reject(err) : resolve())),
-          );
+          await done;
         } catch (e) {
           pack.dirty = true;
           throw e;
         } finally {
           pack.syncing--;
+          if (pack.lastSync === done) pack.lastSync = null;
         }
       }),
     );

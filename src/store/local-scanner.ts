@@ -33,6 +33,12 @@ export interface LocalScannerDeps {
   onBulkBytes?: (bytes: number) => void;
 }
 
+/** Where a scan hands the chunks it stores (not the inline ones), as it goes: the node pushes them to
+ * the peers while the rest of the file is still being read. */
+export interface ChunkSink {
+  add(file: string, fileSize: number, chunks: Chunk[]): Promise<void>;
+}
+
 export interface ScanResult {
   command: LeafCommand;
   /** Chunks stored locally (not inline) that peers need before the command can commit. */
@@ -44,7 +50,8 @@ export class ScanRaceError extends Error {
   override name = "ScanRaceError";
 }
 
-const STORE_BATCH_BYTES = 8 << 20;
+/** New chunk bytes stored (and handed to the sink) at a time; also how often a large file's stat is checked. */
+const STORE_BATCH_BYTES = 4 << 20;
 /** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
 const RACY_MTIME_MS = 20;
 /** Recent proposals remembered for knownHash (oldest dropped first). */
@@ -64,7 +71,7 @@ export class LocalScanner {
   }
 
   /** A proposal for `relPath`, or null when the folder agrees with the index there. */
-  async scan(relPath: string): Promise<ScanResult | null> {
+  async scan(relPath: string, sink?: ChunkSink): Promise<ScanResult | null> {
     let rel: string;
     try {
       rel = normalizeRelPath(relPath);
@@ -96,7 +103,7 @@ export class LocalScanner {
     }
     if (!st.isFile()) return null;
     if (entry?.kind === "dir") return null; // a file replaced a directory: wait for its contents to go
-    return this.scanFile(rel, abs, st, entry);
+    return this.scanFile(rel, abs, st, entry, sink);
   }
 
   private async scanFile(
@@ -104,6 +111,7 @@ export class LocalScanner {
     abs: string,
     st: { size: number; mtimeMs: number; ino: number; mode: number },
     entry: IndexEntry | undefined,
+    sink: ChunkSink | undefined,
   ): Promise<ScanResult | null> {
     const { index, chunks: store } = this.d;
     const mode = st.mode & 0o7777;
@@ -160,13 +168,17 @@ export class LocalScanner {
       pendingBytes += c.data.length;
       missing.push(c.hash);
       if (pendingBytes >= STORE_BATCH_BYTES) {
-        // Not fsynced here: pushing them to a quorum makes them durable (pushChunks syncs this copy too).
-        await store.putMany(pendingStore, { durable: false });
+        // Not fsynced here: pushing them to a quorum makes them durable (the push syncs this copy too).
+        await store.putMany(pendingStore, { durable: false, hashedHere: true });
+        await sink?.add(rel, st.size, pendingStore);
         pendingStore = [];
         pendingBytes = 0;
       }
     }
-    if (pendingStore.length > 0) await store.putMany(pendingStore, { durable: false });
+    if (pendingStore.length > 0) {
+      await store.putMany(pendingStore, { durable: false, hashedHere: true });
+      await sink?.add(rel, st.size, pendingStore);
+    }
     const hash = hasher.digest("hex");
 
     const after = await lstatOrNull(abs);

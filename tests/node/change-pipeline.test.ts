@@ -41,7 +41,7 @@ function pipeline(
     scanner: { scan },
     encode: (cmds) => new TextEncoder().encode(JSON.stringify(cmds)),
     propose: proposer.propose,
-    pushChunks: async () => {},
+    openPush: () => ({ add: async () => {}, finish: async () => {}, abort: () => {} }),
     maxInFlightBatches: 1,
     retryDelayMs: 1,
     scanRetryDelayMs: 1,
@@ -132,9 +132,13 @@ describe("ChangePipeline", () => {
       scanner: { scan: async (path) => ({ command: { path, version: 1 }, missingChunks: missing[path]! }) },
       encode: (cmds) => new TextEncoder().encode(JSON.stringify(cmds)),
       propose: proposer.propose,
-      pushChunks: async (hashes, paths) => {
-        pushes.push({ hashes, paths, proposalsBefore: proposer.proposals.length });
-      },
+      openPush: () => ({
+        add: async () => {},
+        finish: async (hashes, paths) => {
+          pushes.push({ hashes, paths, proposalsBefore: proposer.proposals.length });
+        },
+        abort: () => {},
+      }),
       maxInFlightBatches: 1,
     });
     p.markDirty(["big.bin", "small.txt", "other.iso"]);
@@ -144,6 +148,45 @@ describe("ChangePipeline", () => {
     ]);
     proposer.releaseAll();
     await p.idle();
+  });
+
+  test("chunks a scan stores reach the batch's push while it scans; a push nobody needs is aborted", async () => {
+    const proposer = new ManualProposer();
+    const log: string[] = [];
+    const p = new ChangePipeline<Cmd>({
+      scanner: {
+        scan: async (path, sink) => {
+          await sink?.add(path, 8, [{ hash: `${path}-c1`, data: new Uint8Array(8) }]);
+          log.push(`scanned ${path}`);
+          if (path === "gone.bin") return null; // e.g. it changed while it was read
+          return { command: { path, version: 1 }, missingChunks: [`${path}-c1`] };
+        },
+      },
+      encode: (cmds) => new TextEncoder().encode(JSON.stringify(cmds)),
+      propose: proposer.propose,
+      openPush: () => ({
+        add: async (file, _size, chunks) => {
+          log.push(`add ${file} ${chunks.map((c) => c.hash).join(",")}`);
+        },
+        finish: async (hashes) => {
+          log.push(`finish ${hashes.join(",")}`);
+        },
+        abort: () => {
+          log.push("abort");
+        },
+      }),
+      maxInFlightBatches: 1,
+    });
+    p.markDirty(["a.bin"]);
+    await until(() => proposer.inFlight === 1, "the proposal");
+    expect(log).toEqual(["add a.bin a.bin-c1", "scanned a.bin", "finish a.bin-c1"]);
+    proposer.releaseAll();
+    await p.idle();
+    log.length = 0;
+    p.markDirty(["gone.bin"]);
+    await p.idle();
+    expect(log).toEqual(["add gone.bin gone.bin-c1", "scanned gone.bin", "abort"]);
+    expect(proposer.proposals).toHaveLength(1);
   });
 
   test("echoes (scanner returns null) produce no proposal at all", async () => {

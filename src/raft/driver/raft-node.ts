@@ -400,6 +400,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.applying = true;
     void (async () => {
       try {
+        // Let this turn's messages go out first (the transport flushes on setImmediate): a leader's new
+        // commit index reaches the followers before its own apply, which may hold the thread for a while.
+        await new Promise((r) => setImmediate(r));
         while (!this.stopped && this.applyQueue.length > 0) {
           const item = this.applyQueue[0]!;
           if (item.kind === "snapshot") {

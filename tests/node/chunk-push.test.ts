@@ -1,0 +1,153 @@
+import { describe, expect, test } from "bun:test";
+import type { Chunk } from "../../src/store/chunker.ts";
+import { ChunkPush, type ChunkPushDeps } from "../../src/node/chunk-push.ts";
+import type { TransferEvent } from "../../src/node/node-events.ts";
+import type { PeerRequest } from "../../src/node/peer-rpc.ts";
+import { TransferProgress } from "../../src/node/transfer-progress.ts";
+
+const KiB = 1024;
+
+function chunk(name: string, bytes: number): Chunk {
+  return { hash: name, data: new Uint8Array(bytes) };
+}
+
+interface Sent {
+  to: string;
+  hashes: string[];
+  durable: boolean | undefined;
+}
+
+/** A push from node1 to node2 and node3 (three voters); requests are answered when `answer` says so. */
+function harness(o: { failing?: string[]; hold?: boolean; stored?: Chunk[] } = {}) {
+  const sent: Sent[] = [];
+  const held: (() => void)[] = [];
+  const events: TransferEvent[] = [];
+  const reads: string[] = [];
+  let ownSyncs = 0;
+  const stored = new Map((o.stored ?? []).map((c) => [c.hash, c.data]));
+  const deps: ChunkPushDeps = {
+    self: "node1",
+    members: {
+      voters: ["node1", "node2", "node3"],
+      learners: [],
+      addresses: { node1: "a1", node2: "a2", node3: "a3" },
+    },
+    request: async (address, req: PeerRequest) => {
+      if (req.t !== "putChunks") throw new Error("unexpected request");
+      const to = address === "a2" ? "node2" : "node3";
+      sent.push({ to, hashes: req.chunks.map((c) => c.hash), durable: req.durable });
+      if (o.failing?.includes(to)) throw new Error(`${to} is down`);
+      if (o.hold && req.chunks.length > 0) await new Promise<void>((r) => held.push(r));
+      return true;
+    },
+    read: async (h) => {
+      reads.push(h);
+      return stored.get(h) ?? null;
+    },
+    sizeOf: (h) => stored.get(h)?.length ?? null,
+    syncOwn: async () => {
+      ownSyncs++;
+    },
+    startProgress: (p) =>
+      new TransferProgress({ ...p, id: "push-1", emit: (e) => events.push(e), clock: () => 0, intervalMs: 0 }),
+    batchBytes: 100 * KiB,
+    window: 2,
+  };
+  return { push: new ChunkPush(deps), sent, held, events, reads, ownSyncs: () => ownSyncs };
+}
+
+describe("ChunkPush", () => {
+  test("batches go out while the scan still adds chunks; finish sends the rest, then one durable request per peer", async () => {
+    const h = harness();
+    await h.push.add("big.bin", 3 * 1024 * KiB, [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)]);
+    // 120 KiB >= the 100 KiB batch: sent to both peers before the scan is over, without fsync.
+    expect(h.sent).toEqual([
+      { to: "node2", hashes: ["c1", "c2"], durable: false },
+      { to: "node3", hashes: ["c1", "c2"], durable: false },
+    ]);
+    await h.push.add("big.bin", 3 * 1024 * KiB, [chunk("c3", 50 * KiB), chunk("c1", 60 * KiB)]); // c1 again: skipped
+    expect(h.sent).toHaveLength(2);
+    await h.push.finish(["c1", "c2", "c3"], ["big.bin"]);
+    expect(h.sent.slice(2)).toEqual([
+      { to: "node2", hashes: ["c3"], durable: false },
+      { to: "node3", hashes: ["c3"], durable: false },
+      { to: "node2", hashes: [], durable: true },
+      { to: "node3", hashes: [], durable: true },
+    ]);
+    expect(h.reads).toEqual([]); // everything came from the scan
+    expect(h.ownSyncs()).toBe(1);
+    const last = h.events.at(-1)!;
+    // The file's size was the first estimate; the final event reports what really moved.
+    expect(h.events[0]).toMatchObject({ bytesDone: 0, bytesTotal: 3 * 1024 * KiB, state: "active" });
+    expect(last).toMatchObject({ state: "done", bytesDone: 170 * KiB, bytesTotal: 170 * KiB });
+    expect(last.chunksDone).toBe(3);
+    expect(last.chunksTotal).toBe(3);
+    expect(last.peers.sort()).toEqual(["node2", "node3"]);
+  });
+
+  test("finish reads from the store only the chunks nobody handed over", async () => {
+    const h = harness({ stored: [chunk("s1", 70 * KiB), chunk("s2", 70 * KiB)] });
+    await h.push.add("a.bin", 10 * KiB, [chunk("a1", 10 * KiB)]);
+    await h.push.finish(["a1", "s1", "s2"], ["a.bin", "b.bin"]);
+    expect(h.reads).toEqual(["s1", "s2"]);
+    const node2 = h.sent.filter((s) => s.to === "node2");
+    expect(node2).toEqual([
+      { to: "node2", hashes: ["a1", "s1", "s2"], durable: false },
+      { to: "node2", hashes: [], durable: true },
+    ]);
+  });
+
+  test("no more than `window` batches are in flight: add waits for the oldest", async () => {
+    const h = harness({ hold: true });
+    await h.push.add("f", 1, [chunk("b1", 100 * KiB)]);
+    await h.push.add("f", 1, [chunk("b2", 100 * KiB)]);
+    let third = false;
+    const adding = h.push.add("f", 1, [chunk("b3", 100 * KiB)]).then(() => {
+      third = true;
+    });
+    await Bun.sleep(5);
+    expect(third).toBe(false);
+    expect(h.sent.map((s) => s.hashes[0])).toEqual(["b1", "b1", "b2", "b2"]);
+    h.held.shift()!();
+    h.held.shift()!(); // b1 answered by both peers: a slot frees up
+    await adding;
+    expect(third).toBe(true);
+    expect(h.sent.map((s) => s.hashes[0])).toEqual(["b1", "b1", "b2", "b2", "b3", "b3"]);
+    const done = h.push.finish(["b1", "b2", "b3"], ["f"]);
+    while (h.held.length > 0) h.held.shift()!();
+    await Bun.sleep(1);
+    while (h.held.length > 0) h.held.shift()!();
+    await done;
+  });
+
+  test("a peer that fails is dropped; the push succeeds while a quorum of voters holds everything", async () => {
+    const h = harness({ failing: ["node3"] });
+    await h.push.add("big.bin", 2 * 1024 * KiB, [chunk("c1", 120 * KiB)]);
+    await h.push.finish(["c1"], ["big.bin"]);
+    expect(h.sent.filter((s) => s.to === "node3")).toHaveLength(1); // tried once, then left out
+    expect(h.sent.filter((s) => s.to === "node2").map((s) => s.durable)).toEqual([false, true]);
+    expect(h.events.at(-1)).toMatchObject({ state: "done", peers: ["node2"] });
+  });
+
+  test("without a quorum the push fails and says how many voters hold the chunks", async () => {
+    const h = harness({ failing: ["node2", "node3"] });
+    await expect(
+      (async () => {
+        await h.push.add("big.bin", 2 * 1024 * KiB, [chunk("c1", 120 * KiB)]);
+        await h.push.finish(["c1"], ["big.bin"]);
+      })(),
+    ).rejects.toThrow("chunks reached 1 of the 2 voters needed");
+    expect(h.events.at(-1)).toMatchObject({ state: "failed" });
+  });
+
+  test("an aborted push (its scan failed) reports failure once and proposes nothing", async () => {
+    const h = harness();
+    await h.push.add("growing.bin", 4 * 1024 * KiB, [chunk("g1", 120 * KiB)]);
+    h.push.abort(new Error("growing.bin is still being written"));
+    h.push.abort(new Error("again"));
+    const ends = h.events.filter((e) => e.state !== "active");
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ state: "failed", error: "growing.bin is still being written" });
+    expect(h.sent.every((s) => s.durable === false)).toBe(true);
+  });
+});
