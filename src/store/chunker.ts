@@ -266,3 +266,85 @@ export function readSmallFile(path: string, noFollow = false): Uint8Array | null
     closeSync(fd);
   }
 }
+
+/** A chunk of a file's previous version: where the delta scan may find it again. */
+export interface PreviousChunk {
+  hash: string;
+  size: number;
+}
+
+/**
+ * Chunks a file that has a known previous version, with exactly the result of chunkFile, cheaper when
+ * most of it is unchanged (an edit in place, an append). A chunk's cut depends only on the bytes from
+ * its own start, so where the new file has, at an offset where a chunk started before, the very bytes
+ * of that previous chunk, the chunk is the same one: it is compared, not cut and hashed again. Other
+ * stretches are cut as usual until a cut lands on a previous chunk start again. The previous chunk's
+ * bytes come from `readPrevious` (null: treated as different). Reused chunks are yielded as views
+ * valid until the next step; new ones are copies.
+ */
+export async function* chunkFileAgainst(
+  path: string,
+  previous: PreviousChunk[],
+  readPrevious: (hash: string) => Uint8Array | null,
+  opts: ChunkerOptions = DEFAULT_CHUNKER,
+): AsyncGenerator<Chunk> {
+  const o = resolve(opts);
+  const starts: number[] = [];
+  let at = 0;
+  for (const c of previous) {
+    starts.push(at);
+    at += c.size;
+  }
+  const fh = await open(path, "r");
+  const readBlock = 1 << 20;
+  let buf = new Uint8Array(2 * readBlock + o.max);
+  let bufStart = 0; // file offset of buf[0]
+  let bufEnd = 0; // file offset just past the buffered bytes
+  let eof = false;
+  /** Buffers at least [pos, pos + n) unless the file ends first. */
+  const ensure = async (pos: number, n: number) => {
+    while (!eof && bufEnd < pos + n) {
+      if (bufEnd - bufStart + readBlock > buf.length) {
+        // Keep from pos on; what is before pos is done with.
+        const keep = buf.subarray(pos - bufStart, bufEnd - bufStart);
+        if (keep.length + readBlock > buf.length) {
+          const next = new Uint8Array(keep.length + readBlock);
+          next.set(keep);
+          buf = next;
+        } else buf.copyWithin(0, pos - bufStart, bufEnd - bufStart);
+        bufStart = pos;
+      }
+      const { bytesRead } = await fh.read(buf, bufEnd - bufStart, readBlock, bufEnd);
+      if (bytesRead === 0) eof = true;
+      bufEnd += bytesRead;
+    }
+  };
+  try {
+    let pos = 0;
+    let k = 0; // first previous chunk starting at or after pos
+    for (;;) {
+      await ensure(pos, o.max);
+      if (pos >= bufEnd) break;
+      while (k < starts.length && starts[k]! < pos) k++;
+      const prev = k < starts.length && starts[k] === pos ? previous[k]! : null;
+      // The previous last chunk ended at the old end of file, not at a cut: it only fits at the new end.
+      const fits =
+        prev && (k < previous.length - 1 ? pos + prev.size <= bufEnd : pos + prev.size === bufEnd && eof);
+      if (prev && fits) {
+        const mine = buf.subarray(pos - bufStart, pos - bufStart + prev.size);
+        const theirs = readPrevious(prev.hash);
+        if (theirs && Buffer.from(mine.buffer, mine.byteOffset, mine.length).equals(theirs)) {
+          yield { hash: prev.hash, data: mine };
+          pos += prev.size;
+          continue;
+        }
+      }
+      const cut = new CutScanner(o).next(buf, pos - bufStart, bufEnd - bufStart, eof) + bufStart;
+      const piece = buf.slice(pos - bufStart, cut - bufStart);
+      yield { hash: sha256Hex(piece), data: piece };
+      pos = cut;
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -6,7 +6,7 @@ import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { Chunk } from "./chunker.ts";
-import { chunkFile } from "./chunker.ts";
+import { chunkFile, chunkFileAgainst, type PreviousChunk } from "./chunker.ts";
 import { DEFAULT_INLINE_LIMIT, type InlineChunk, type LeafCommand } from "./commands.ts";
 import { sameStat } from "./file-fsm.ts";
 import type { FileIndex, IndexEntry } from "./file-index.ts";
@@ -52,6 +52,8 @@ export class ScanRaceError extends Error {
 
 /** New chunk bytes stored (and handed to the sink) at a time; also how often a large file's stat is checked. */
 const STORE_BATCH_BYTES = 4 << 20;
+/** Files from this size on are rescanned against their previous version (chunkFileAgainst). */
+const DELTA_SCAN_MIN_BYTES = 1 << 20;
 /** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
 const RACY_MTIME_MS = 20;
 /** Recent proposals remembered for knownHash (oldest dropped first). */
@@ -133,7 +135,11 @@ export class LocalScanner {
     const missing: string[] = [];
     let size = 0;
     let checkedAt = 0;
-    for await (const c of chunkFile(abs)) {
+    const previous = st.size >= DELTA_SCAN_MIN_BYTES ? this.previousChunks(entry) : null;
+    const chunked = previous
+      ? chunkFileAgainst(abs, previous, (h) => store.readUnchecked(h))
+      : chunkFile(abs);
+    for await (const c of chunked) {
       hasher.update(c.data);
       size += c.data.length;
       // A file still being written (a large copy in progress) is given up early, not read to the end:
@@ -151,6 +157,9 @@ export class LocalScanner {
       // (e.g. left by a scan that raced a writer) must still travel with this change.
       if (seen.has(c.hash) || index.isChunkReferenced(c.hash)) continue;
       seen.add(c.hash);
+      // A reused chunk is a view into the delta reader's buffer, normally only hashed and named (the index
+      // references it); one that is kept after all must be a copy.
+      if (c.data.byteLength !== c.data.buffer.byteLength) c.data = c.data.slice();
       if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
         inline.push({ hash: c.hash, data: c.data });
         inlineBytes += c.data.length;
@@ -215,6 +224,18 @@ export class LocalScanner {
       },
       missingChunks: missing,
     };
+  }
+
+  /** The chunks (with sizes) of the version the index holds, when every one of them is stored here. */
+  private previousChunks(entry: IndexEntry | undefined): PreviousChunk[] | null {
+    if (entry?.kind !== "file" || entry.size < DELTA_SCAN_MIN_BYTES) return null;
+    const out: PreviousChunk[] = [];
+    for (const hash of entry.chunks) {
+      const size = this.d.chunks.sizeOf(hash);
+      if (size === null) return null;
+      out.push({ hash, size });
+    }
+    return out;
   }
 
   /**

@@ -221,4 +221,50 @@ describe("LocalScanner", () => {
     expect(await scannerOf(a).scan("shared.txt")).toBeNull();
     expect(await scannerOf(b).scan("shared.txt")).toBeNull();
   });
+
+  test("a large file edited in place is rescanned against its previous version: same proposal, few chunks re-read", async () => {
+    const a = node("a");
+    const log = new Log();
+    const file = path.join(a.root, "big.bin");
+    const data = new Uint8Array(4 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(file, data);
+    await commit(a, log, await scannerOf(a).scan("big.bin"));
+    const edited = data.slice();
+    edited.set(new Uint8Array(4096).fill(7), 2 * 1024 * 1024);
+    writeFileSync(file, edited);
+    // Counts the previous chunks the scan compares instead of re-cutting.
+    let compared = 0;
+    const chunks = a.chunks;
+    const counting = new Proxy(chunks, {
+      get(target, prop, receiver) {
+        if (prop === "readUnchecked")
+          return (h: string) => {
+            compared++;
+            return target.readUnchecked(h);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const s = new LocalScanner({
+      root: a.root,
+      nodeId: a.id,
+      index: a.index,
+      chunks: counting,
+      inlineLimit: 0,
+    });
+    const cmd = asPut(await s.scan("big.bin"));
+    const prev = a.index.get("big.bin")!;
+    expect(cmd.hash).toBe(sha256Hex(edited));
+    expect(cmd.size).toBe(edited.length);
+    expect(compared).toBeGreaterThan(prev.chunks.length / 2);
+    // Only the chunks around the edit are new; every other one is the previous version's.
+    const fresh = cmd.chunks.filter((h) => !prev.chunks.includes(h));
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(fresh.length).toBeLessThanOrEqual(3);
+    // And the result is what a scan without any previous version gives.
+    const b = node("b");
+    writeFileSync(path.join(b.root, "big.bin"), edited);
+    expect(asPut(await scannerOf(b).scan("big.bin")).chunks).toEqual(cmd.chunks);
+  });
 });
