@@ -7,7 +7,11 @@ import type { Entry, HardState } from "./types.ts";
  * durable in one transaction (group commit: one fsync per Ready, however many entries it holds).
  */
 export interface RaftStorage extends LogStore, StableStore {
-  /** Durably store entries (with conflict truncation, see LogStore.storeEntries) and hard state together. */
-  persist(hardState: HardState | null, entries: Entry[]): void;
+  /**
+   * Store entries (with conflict truncation, see LogStore.storeEntries) and hard state together,
+   * durably unless `sync` is false: then they are written but may be lost to a power cut (allowed only
+   * for what Raft can lose, see mustSync).
+   */
+  persist(hardState: HardState | null, entries: Entry[], sync?: boolean): void;
   close(): void;
 }

@@ -30,8 +30,8 @@ import {
   writeSync,
 } from "node:fs";
 import path from "node:path";
+import { deferredCommit } from "../raft/storage/deferred-commit.ts";
 import { type Chunk, sha256Hex } from "./chunker.ts";
-import { deferredCommit } from "./deferred-commit.ts";
 
 export interface ChunkStoreOptions {
   /** The node's database (tables cs_small and cs_packed live there). */

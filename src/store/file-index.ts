@@ -3,7 +3,7 @@
 // chunk reference counts for GC. It lives in the node's state.db beside the raft log, in tables
 // prefixed fi_, so the FSM can update entries and the applied index in one transaction.
 import type { Database, Statement } from "bun:sqlite";
-import { deferredCommit } from "./deferred-commit.ts";
+import { deferredCommit } from "../raft/storage/deferred-commit.ts";
 import { normalized, type VectorClock } from "./vector-clock.ts";
 
 export interface IndexEntry {

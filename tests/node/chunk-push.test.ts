@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import type { Chunk } from "../../src/store/chunker.ts";
 import { ChunkPush, type ChunkPushDeps } from "../../src/node/chunk-push.ts";
 import type { TransferEvent } from "../../src/node/node-events.ts";
 import type { PeerRequest } from "../../src/node/peer-rpc.ts";
 import { TransferProgress } from "../../src/node/transfer-progress.ts";
+import type { Chunk } from "../../src/store/chunker.ts";
 
 const KiB = 1024;
 
@@ -49,7 +49,13 @@ function harness(o: { failing?: string[]; hold?: boolean; stored?: Chunk[] } = {
       ownSyncs++;
     },
     startProgress: (p) =>
-      new TransferProgress({ ...p, id: "push-1", emit: (e) => events.push(e), clock: () => 0, intervalMs: 0 }),
+      new TransferProgress({
+        ...p,
+        id: "push-1",
+        emit: (e) => events.push(e),
+        clock: () => 0,
+        intervalMs: 0,
+      }),
     batchBytes: 100 * KiB,
     window: 2,
   };

@@ -10,6 +10,7 @@ import {
   type Entry,
   EntryType,
   emptyConfState,
+  type HardState,
   type Message,
   type NodeId,
   type Ready,
@@ -18,6 +19,7 @@ import {
   type SoftState,
   type Status,
 } from "../types.ts";
+import { mustSync } from "./must-sync.ts";
 import { ProposalTracker } from "./proposal-tracker.ts";
 import { mulberry32 } from "./random.ts";
 
@@ -103,6 +105,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly sendingSnapshot = new Set<NodeId>();
   /** Sender addresses seen on inbound connections: lets a node answer before it has a configuration. */
   private readonly learnedAddresses = new Map<NodeId, string>();
+  /** The hard state last written (see mustSync). */
+  private persistedHardState: HardState | null = null;
   private readonly startedAt = Date.now();
 
   constructor(options: RaftNodeOptions) {
@@ -136,6 +140,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       if (!opened) throw new Error(`snapshot ${restore.snapshot.index} is missing from the snapshot store`);
       await fsm.restore(opened.meta, opened.data);
     }
+    this.persistedHardState = restore.hardState;
     this.lastSnapshotIndex = restore.snapshot.index;
     this.lastSnapshotMeta = restore.snapshot.index > 0 ? restore.snapshot : null;
     this.applied = restore.snapshot.index;
@@ -367,7 +372,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       // The core replaced its whole log with the snapshot: drop every stored entry, stale suffix included.
       storage.compact(Math.max(rd.snapshot.index, storage.lastIndex()));
     }
-    if (rd.entries.length > 0 || rd.hardState) storage.persist(rd.hardState, rd.entries);
+    if (rd.entries.length > 0 || rd.hardState)
+      storage.persist(rd.hardState, rd.entries, mustSync(rd, this.persistedHardState));
+    if (rd.hardState) this.persistedHardState = rd.hardState;
 
     // 2. Messages only after what they depend on is durable.
     for (const m of rd.messages) this.send(m);

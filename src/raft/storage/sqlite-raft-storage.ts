@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { RaftStorage } from "../raft-storage.ts";
 import type { Entry, EntryType, HardState } from "../types.ts";
+import { deferredCommit } from "./deferred-commit.ts";
 import { checkAppendable, decodeHardState, encodeHardState } from "./storage-codec.ts";
 
 /** Key of the hard state in raft_kv; user keys live under "user/" so they can never collide with it. */
@@ -127,7 +128,7 @@ export class SqliteRaftStorage implements RaftStorage {
     this.persist(null, entries);
   }
 
-  persist(hardState: HardState | null, entries: Entry[]): void {
+  persist(hardState: HardState | null, entries: Entry[], sync = true): void {
     this.assertOpen();
     if (entries.length === 0 && hardState === null) return;
     checkAppendable(entries, this.last);
@@ -137,7 +138,8 @@ export class SqliteRaftStorage implements RaftStorage {
         "SqliteRaftStorage.persist: called inside an open transaction; it would not be durable",
       );
     }
-    this.persistTx.immediate(hardState, entries);
+    if (sync) this.persistTx.immediate(hardState, entries);
+    else deferredCommit(this.db, () => this.persistTx(hardState, entries));
     if (entries.length > 0) {
       const start = entries[0]!.index;
       if (this.last === 0 || start < this.first) this.first = start;

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { deferredCommit } from "../../src/store/deferred-commit.ts";
+import { deferredCommit } from "../../../src/raft/storage/deferred-commit.ts";
 
 let dir: string;
 let db: Database;
