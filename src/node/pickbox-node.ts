@@ -40,8 +40,8 @@ export const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
 /** Bulk bytes (chunks scanned, pushed, received or written) between two quick, and two full, garbage
  * collections (see GcPacer). */
-const GC_QUICK_EVERY_BYTES = 8 * 1024 * 1024;
-const GC_FULL_EVERY_BYTES = 32 * 1024 * 1024;
+const GC_QUICK_EVERY_BYTES = 4 * 1024 * 1024;
+const GC_FULL_EVERY_BYTES = 24 * 1024 * 1024;
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
