@@ -33,12 +33,14 @@ export interface FileApiBackend {
   /** Makes chunks stored here durable on a quorum before a command naming them is proposed. */
   replicateChunks(hashes: string[]): Promise<void>;
   /** Who we are in the cluster, for INFO. */
-  info(): {
-    nodeId: string;
-    role: string;
-    leader: string | null;
-    term: number;
-    applied: number;
-    commit: number;
-  };
+  info(): BackendInfo;
+}
+
+export interface BackendInfo {
+  nodeId: string;
+  role: string;
+  leader: string | null;
+  term: number;
+  applied: number;
+  commit: number;
 }

@@ -5,7 +5,7 @@ import type { PickboxNode } from "../node/pickbox-node.ts";
 import type { Chunk } from "../store/chunker.ts";
 import { commandPaths } from "../store/commands.ts";
 import type { IndexEntry } from "../store/file-index.ts";
-import type { FileApiBackend } from "./backend.ts";
+import type { BackendInfo, FileApiBackend } from "./backend.ts";
 
 /** One ReadIndex attempt; a lost request is retried after this long. */
 const BARRIER_ATTEMPT_MS = 1000;
@@ -130,14 +130,7 @@ export class NodeFileApiBackend implements FileApiBackend {
     return this.hooks.pushChunks(hashes);
   }
 
-  info(): {
-    nodeId: string;
-    role: string;
-    leader: string | null;
-    term: number;
-    applied: number;
-    commit: number;
-  } {
+  info(): BackendInfo {
     const st = this.node.raft.status();
     return {
       nodeId: this.nodeId,

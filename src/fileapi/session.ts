@@ -7,7 +7,7 @@ import type {
   PutCommand,
   RmdirCommand,
 } from "../store/commands.ts";
-import type { IndexEntry } from "../store/file-index.ts";
+import { type IndexEntry, liveEntry as live } from "../store/file-index.ts";
 import { normalizeRelPath } from "../store/paths.ts";
 import type { VectorClock } from "../store/vector-clock.ts";
 import type { FileApiBackend } from "./backend.ts";
@@ -512,10 +512,6 @@ function freshness(opt: string | undefined): boolean {
   if (opt === undefined || opt === "linearizable") return true;
   if (opt === "stale") return false;
   throw new FileApiError("EINVAL", `option ${JSON.stringify(opt)} is not "stale"`);
-}
-
-function live(e: IndexEntry | undefined): IndexEntry | undefined {
-  return e && !e.deleted ? e : undefined;
 }
 
 function info(e: IndexEntry): FileInfo {

@@ -28,7 +28,7 @@ import {
   type RmdirCommand,
 } from "./commands.ts";
 import { conflictName, resolveChange, type Version } from "./conflict.ts";
-import type { FileIndex, IndexEntry, LocalStat } from "./file-index.ts";
+import { type FileIndex, type IndexEntry, type LocalStat, liveEntry } from "./file-index.ts";
 import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
 import { type DiskStat, Materializer, syncPaths } from "./materializer.ts";
 import { PathError } from "./paths.ts";
@@ -980,10 +980,7 @@ export class FileFSM implements FSM {
     const { entries } = await readSnapshot(data, this.d.chunks);
     const txn = new EntryTxn(this.d.index); // reads the OLD index: what this node last materialised
     const next = new Map(entries.map((e) => [e.path, e]));
-    const live = (p: string) => {
-      const e = next.get(p);
-      return e && !e.deleted ? e : undefined;
-    };
+    const live = (p: string) => liveEntry(next.get(p));
     const stats = new Map<string, LocalStat | null>();
     let written = 0;
     let removed = 0;

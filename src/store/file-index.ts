@@ -20,6 +20,11 @@ export interface IndexEntry {
   updatedIndex: number;
 }
 
+/** The entry unless it is missing or a tombstone. */
+export function liveEntry(e: IndexEntry | null | undefined): IndexEntry | undefined {
+  return e && !e.deleted ? e : undefined;
+}
+
 /** This node's on-disk stat after materialising; NOT replicated. */
 export interface LocalStat {
   size: number;

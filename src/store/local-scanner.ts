@@ -9,7 +9,7 @@ import type { Chunk } from "./chunker.ts";
 import { chunkFile, chunkFileAgainst, type PreviousChunk } from "./chunker.ts";
 import { DEFAULT_INLINE_LIMIT, type InlineChunk, type LeafCommand } from "./commands.ts";
 import { sameStat } from "./file-fsm.ts";
-import type { FileIndex, IndexEntry } from "./file-index.ts";
+import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
 import { normalizeRelPath, PathError, resolveInside, STATE_DIR_NAME } from "./paths.ts";
 
 export interface LocalScannerDeps {
@@ -315,10 +315,6 @@ export class LocalScanner {
 
 function wrap(command: LeafCommand): ScanResult {
   return { command, missingChunks: [] };
-}
-
-function liveEntry(e: IndexEntry | null | undefined): IndexEntry | undefined {
-  return e && !e.deleted ? e : undefined;
 }
 
 async function lstatOrNull(abs: string) {
