@@ -68,6 +68,7 @@ export class ChunkPush implements ChunkSink {
   async finish(hashes: string[], paths: string[] = []): Promise<void> {
     const rest = [...new Set(hashes)].filter((h) => !this.sent.has(h));
     try {
+      let peersDurable: Promise<unknown> = Promise.resolve();
       if (this.others.length > 0 && (rest.length > 0 || this.sent.size > 0)) {
         const restBytes = rest.reduce((n, h) => {
           const size = this.d.sizeOf(h);
@@ -85,11 +86,12 @@ export class ChunkPush implements ChunkSink {
         while (this.inFlight.length > 0) await this.inFlight.shift();
         this.throwIfFailed();
         // One fsync per peer for the whole push, not one per batch.
-        await Promise.all(
+        peersDurable = Promise.all(
           this.healthy().map((id) => this.ask(id, { t: "putChunks", chunks: [], durable: true })),
         );
       }
-      await this.d.syncOwn(); // this node's vote counts once its own copy is on disk too
+      // This node's vote counts once its own copy is on disk too; its fsync runs beside the peers'.
+      await Promise.all([peersDurable, this.d.syncOwn()]);
       this.checkQuorum();
     } catch (err) {
       this.abort(err);

@@ -18,7 +18,15 @@ interface Sent {
 }
 
 /** A push from node1 to node2 and node3 (three voters); requests are answered when `answer` says so. */
-function harness(o: { failing?: string[]; hold?: boolean; stored?: Chunk[] } = {}) {
+function harness(
+  o: {
+    failing?: string[];
+    hold?: boolean;
+    stored?: Chunk[];
+    syncOwn?: () => Promise<void>;
+    durableWaitsFor?: Promise<void>;
+  } = {},
+) {
   const sent: Sent[] = [];
   const held: (() => void)[] = [];
   const events: TransferEvent[] = [];
@@ -38,6 +46,7 @@ function harness(o: { failing?: string[]; hold?: boolean; stored?: Chunk[] } = {
       sent.push({ to, hashes: req.chunks.map((c) => c.hash), durable: req.durable });
       if (o.failing?.includes(to)) throw new Error(`${to} is down`);
       if (o.hold && req.chunks.length > 0) await new Promise<void>((r) => held.push(r));
+      if (req.durable) await o.durableWaitsFor;
       return true;
     },
     read: async (h) => {
@@ -47,6 +56,7 @@ function harness(o: { failing?: string[]; hold?: boolean; stored?: Chunk[] } = {
     sizeOf: (h) => stored.get(h)?.length ?? null,
     syncOwn: async () => {
       ownSyncs++;
+      await o.syncOwn?.();
     },
     startProgress: (p) =>
       new TransferProgress({
@@ -89,6 +99,28 @@ describe("ChunkPush", () => {
     expect(last.chunksDone).toBe(3);
     expect(last.chunksTotal).toBe(3);
     expect(last.peers.sort()).toEqual(["node2", "node3"]);
+  });
+
+  test("the origin's own fsync runs while the peers' durable requests are out, not after them", async () => {
+    let ownSyncStarted!: () => void;
+    const started = new Promise<void>((r) => {
+      ownSyncStarted = r;
+    });
+    const h = harness({
+      // A peer acknowledges its fsync only once the origin has started its own: run one after the
+      // other, finish would wait forever.
+      durableWaitsFor: started,
+      syncOwn: async () => ownSyncStarted(),
+    });
+    await h.push.add("big.bin", 2 * 1024 * KiB, [chunk("c1", 120 * KiB)]);
+    const outcome = await Promise.race([
+      h.push.finish(["c1"], ["big.bin"]).then(() => "finished"),
+      new Promise((r) => setTimeout(() => r("stuck"), 2000)),
+    ]);
+    ownSyncStarted(); // lets a stuck push end
+    expect(outcome).toBe("finished");
+    expect(h.ownSyncs()).toBe(1);
+    expect(h.sent.filter((s) => s.durable === true).map((s) => s.to)).toEqual(["node2", "node3"]);
   });
 
   test("finish reads from the store only the chunks nobody handed over", async () => {
