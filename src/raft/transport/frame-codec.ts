@@ -29,6 +29,95 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+/** Binary values at least this large are written to the socket as they are, not copied into the frame. */
+export const BULK_PIECE_BYTES = 64 * 1024;
+
+/**
+ * Encodes a frame as pieces to be written back to back; together they are one frame that decodes
+ * exactly like encodeFrame's (msgpack is compositional: a map is its header followed by its keys and
+ * values, each encoded on its own). Binary values of BULK_PIECE_BYTES or more are pieces of
+ * their own, referenced rather than copied, so a request carrying megabytes of chunks costs no encode
+ * copy; they must not change until written. Without such values this is [encodeFrame(frame)].
+ */
+export function encodeFramePieces(frame: Frame): Uint8Array[] {
+  if (!hasBulk(frame, 0)) return [encodeFrame(frame)];
+  // Small pieces stay separate: the frame queue coalesces them into one write anyway.
+  const header = new Uint8Array(FRAME_HEADER_BYTES);
+  const pieces: Uint8Array[] = [header];
+  let total = 0;
+  const add = (b: Uint8Array) => {
+    pieces.push(b);
+    total += b.byteLength;
+  };
+  const walk = (v: unknown, depth: number) => {
+    if (v instanceof Uint8Array && v.byteLength >= BULK_PIECE_BYTES) {
+      const head = new Uint8Array(5);
+      head[0] = 0xc6; // bin32
+      new DataView(head.buffer).setUint32(1, v.byteLength, false);
+      add(head);
+      add(v);
+    } else if (!hasBulk(v, depth)) {
+      add(packSmall(v));
+    } else if (Array.isArray(v)) {
+      add(containerHead(0x90, 0xdc, v.length));
+      for (const x of v) walk(x, depth + 1);
+    } else {
+      const entries = Object.entries(v as Record<string, unknown>);
+      add(containerHead(0x80, 0xde, entries.length));
+      for (const [key, x] of entries) {
+        add(packSmall(key));
+        walk(x, depth + 1);
+      }
+    }
+  };
+  walk(frame, 0);
+  new DataView(header.buffer).setUint32(0, total, false);
+  return pieces;
+}
+
+const keyCache = new Map<string, Uint8Array>();
+const utf8 = new TextEncoder();
+
+/**
+ * msgpack of a value with no bulk in it. A chunk push has a few keys and a hash string per chunk:
+ * those are written directly (packr.pack costs microseconds a call, thousands of calls per push).
+ */
+function packSmall(v: unknown): Uint8Array {
+  if (typeof v !== "string" || v.length > 255) return packr.pack(v) as Uint8Array;
+  const cached = keyCache.get(v);
+  if (cached) return cached;
+  const out = new Uint8Array(2 + v.length * 3);
+  const { written } = utf8.encodeInto(v, out.subarray(2));
+  if (written > 255) return packr.pack(v) as Uint8Array;
+  out[0] = 0xd9; // str8
+  out[1] = written;
+  const s = out.subarray(0, 2 + written);
+  if (v.length <= 16 && keyCache.size < 64) keyCache.set(v, s); // keys, not hashes
+  return s;
+}
+
+/** Nesting deeper than this is encoded whole (frames are shallow; this only bounds the search). */
+const MAX_BULK_DEPTH = 6;
+
+function hasBulk(v: unknown, depth: number): boolean {
+  if (v instanceof Uint8Array) return v.byteLength >= BULK_PIECE_BYTES;
+  if (typeof v !== "object" || v === null || depth >= MAX_BULK_DEPTH) return false;
+  if (Array.isArray(v)) return v.some((x) => hasBulk(x, depth + 1));
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const k in v) if (hasBulk((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** msgpack header of an array (fix 0x90 / 32-bit 0xdd) or map (fix 0x80 / 32-bit 0xdf) of n items. */
+function containerHead(fix: number, n16: number, n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(fix | n);
+  if (n < 0x10000) return Uint8Array.of(n16, n >> 8, n & 0xff);
+  const b = new Uint8Array(5);
+  b[0] = n16 + 1;
+  new DataView(b.buffer).setUint32(1, n, false);
+  return b;
+}
+
 /** msgpack of `{k: "snapChunk", d: <bin32 header>}`, up to where the chunk's bytes start. */
 const SNAP_CHUNK_PREFIX = Uint8Array.from([
   0x82, // map of 2

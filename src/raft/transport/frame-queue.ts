@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 
-/** An encoded frame (header included) waiting to be written. */
+/** An encoded frame (header included) waiting to be written: whole, or pieces written back to back. */
 export interface QueuedFrame {
-  bytes: Uint8Array;
+  bytes: Uint8Array | Uint8Array[];
   /** Set by the owner when the frame is no longer wanted (e.g. its request timed out). */
   cancelled?: boolean;
   /** Called when the queue drops the frame unsent. */
@@ -19,6 +19,16 @@ export interface FrameQueueLimits {
 
 const DEFAULT_BATCH_BYTES = 256 * 1024;
 
+/** Pieces at least this large are written on their own rather than copied into a coalesced write. */
+const DIRECT_WRITE_BYTES = 64 * 1024;
+
+function sizeOf(f: QueuedFrame): number {
+  if (f.bytes instanceof Uint8Array) return f.bytes.byteLength;
+  let n = 0;
+  for (const b of f.bytes) n += b.byteLength;
+  return n;
+}
+
 /**
  * Outgoing frames of one connection, in order. Frames pushed during one turn of the event loop are
  * coalesced into few large socket writes (one syscall for thousands of small Raft messages). Respects
@@ -32,6 +42,10 @@ export class FrameQueue {
   private socket: Socket | null = null;
   private awaitingDrain = false;
   private flushScheduled = false;
+  /** Socket writes of frames already taken off the queue, not yet handed over (a full socket stopped
+   * them; handing a large piece to a full socket makes the runtime copy it). */
+  private writes: Uint8Array[] = [];
+  private writesAt = 0;
   private readonly maxBatchBytes: number;
   private readonly onDrain = () => {
     this.awaitingDrain = false;
@@ -60,16 +74,22 @@ export class FrameQueue {
     this.scheduleFlush();
   }
 
-  /** Stops writing (socket gone); queued frames stay for the next socket. */
+  /**
+   * Stops writing (socket gone); queued frames stay for the next socket. The rest of a frame that was
+   * half written is dropped: a new connection must start at a frame boundary (its owner hears of the
+   * lost connection anyway).
+   */
   detach(): void {
     if (this.socket) this.socket.off("drain", this.onDrain);
     this.socket = null;
     this.awaitingDrain = false;
+    this.writes = [];
+    this.writesAt = 0;
   }
 
   push(frame: QueuedFrame): void {
     this.frames.push(frame);
-    this.queuedBytes += frame.bytes.byteLength;
+    this.queuedBytes += sizeOf(frame);
     if (this.canWrite()) {
       this.scheduleFlush();
     } else {
@@ -106,7 +126,7 @@ export class FrameQueue {
     const f = this.frames[this.head]!;
     this.frames[this.head] = undefined as unknown as QueuedFrame;
     this.head++;
-    this.queuedBytes -= f.bytes.byteLength;
+    this.queuedBytes -= sizeOf(f);
     if (this.head === this.frames.length) {
       this.frames = [];
       this.head = 0;
@@ -127,27 +147,52 @@ export class FrameQueue {
     });
   }
 
-  /** Writes as much as the socket accepts now, in batches. */
+  /**
+   * Writes as much as the socket accepts now. Frames are taken in batches: small pieces coalesced into
+   * one write, large pieces written as they are (never copied), each only while the socket has room.
+   */
   flush(): void {
-    while (this.length > 0 && this.canWrite()) {
+    while (this.canWrite()) {
+      if (this.writesAt === this.writes.length && !this.takeBatch()) break;
       const socket = this.socket!;
-      const batch: Uint8Array[] = [];
-      let total = 0;
-      while (this.length > 0) {
-        const next = this.frames[this.head]!;
-        if (batch.length > 0 && total + next.bytes.byteLength > this.maxBatchBytes) break;
-        this.shift();
-        if (next.cancelled) continue;
-        batch.push(next.bytes);
-        total += next.bytes.byteLength;
-      }
-      if (batch.length === 0) break;
-      const data = batch.length === 1 ? batch[0]! : concat(batch, total);
-      if (!socket.write(data)) {
+      if (!socket.write(this.writes[this.writesAt++]!)) {
         this.awaitingDrain = true;
         socket.once("drain", this.onDrain);
       }
     }
+  }
+
+  /** Moves the next batch of frames into `writes`; false when nothing is queued. */
+  private takeBatch(): boolean {
+    this.writes = [];
+    this.writesAt = 0;
+    let run: Uint8Array[] = [];
+    let runBytes = 0;
+    const endRun = () => {
+      if (run.length > 0) this.writes.push(run.length === 1 ? run[0]! : concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+    };
+    let total = 0;
+    while (this.length > 0) {
+      const next = this.frames[this.head]!;
+      const size = sizeOf(next);
+      if (total > 0 && total + size > this.maxBatchBytes) break;
+      this.shift();
+      if (next.cancelled) continue;
+      total += size;
+      for (const p of next.bytes instanceof Uint8Array ? [next.bytes] : next.bytes) {
+        if (p.byteLength >= DIRECT_WRITE_BYTES) {
+          endRun();
+          this.writes.push(p);
+        } else {
+          run.push(p);
+          runBytes += p.byteLength;
+        }
+      }
+    }
+    endRun();
+    return this.writes.length > 0;
   }
 }
 

@@ -3,7 +3,7 @@ import type { TransportHandler } from "../transport.ts";
 import type { Message } from "../types.ts";
 import { ChunkChannel } from "./chunk-channel.ts";
 import { ConnectionLostError, errorMessage } from "./errors.ts";
-import { encodeFrame, FrameDecoder } from "./frame-codec.ts";
+import { encodeFrame, encodeFramePieces, FrameDecoder } from "./frame-codec.ts";
 import { FrameQueue } from "./frame-queue.ts";
 import { type Frame, PROTOCOL_VERSION } from "./frames.ts";
 import { makeNonce, verifyHello } from "./handshake.ts";
@@ -168,10 +168,11 @@ export class InboundConnection {
 
   private reply(id: number, ok: boolean, v: unknown, e?: string): void {
     if (this.socket.destroyed) return;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | Uint8Array[];
     try {
+      // Pieces: a reply carrying chunks (getChunks) goes out without copying them into the frame.
       bytes = ok
-        ? encodeFrame({ k: "res", id, ok: true, v })
+        ? encodeFramePieces({ k: "res", id, ok: true, v })
         : encodeFrame({ k: "res", id, ok: false, e: e ?? "" });
     } catch (err) {
       bytes = encodeFrame({ k: "res", id, ok: false, e: `response not encodable: ${errorMessage(err)}` });

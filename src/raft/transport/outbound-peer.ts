@@ -64,7 +64,7 @@ export class OutboundPeer {
     if (this.state === "idle") this.connect();
   }
 
-  request(id: number, bytes: Uint8Array, timeoutMs: number): Promise<unknown> {
+  request(id: number, bytes: Uint8Array | Uint8Array[], timeoutMs: number): Promise<unknown> {
     if (this.state === "closed") return Promise.reject(new TransportClosedError());
     return new Promise((resolve, reject) => {
       const frame: QueuedFrame = {

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import type { Transport, TransportHandler } from "../transport.ts";
 import type { Message } from "../types.ts";
 import { errorMessage, TransportClosedError } from "./errors.ts";
-import { encodeFrame } from "./frame-codec.ts";
+import { encodeFrame, encodeFramePieces } from "./frame-codec.ts";
 import { InboundConnection } from "./inbound-connection.ts";
 import {
   formatAddress,
@@ -99,9 +99,9 @@ export class TcpTransport implements Transport {
   request(address: string, payload: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new TransportClosedError());
     const id = this.nextRequestId++;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array[];
     try {
-      bytes = encodeFrame({ k: "req", id, p: payload });
+      bytes = encodeFramePieces({ k: "req", id, p: payload });
     } catch (err) {
       return Promise.reject(new Error(`request not encodable: ${errorMessage(err)}`));
     }

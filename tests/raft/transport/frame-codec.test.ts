@@ -4,6 +4,7 @@ import {
   decodePayload,
   encodeChunkFrameHead,
   encodeFrame,
+  encodeFramePieces,
   FrameDecoder,
   FrameError,
 } from "../../../src/raft/transport/frame-codec.ts";
@@ -204,5 +205,56 @@ describe("frame codec", () => {
       d.push(encodeChunkFrameHead(2000));
       expect(() => d.next()).toThrow(FrameError);
     });
+  });
+});
+
+describe("encodeFramePieces", () => {
+  const blob = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const join = (pieces: Uint8Array[]) => new Uint8Array(Buffer.concat(pieces));
+
+  test("a frame without bulk values is one piece, the same bytes as encodeFrame", () => {
+    for (const f of sampleFrames().filter((f) => f.k !== "snapChunk")) {
+      const pieces = encodeFramePieces(f);
+      expect(pieces.length).toBe(1);
+      expect(pieces[0]).toEqual(encodeFrame(f));
+    }
+  });
+
+  test("bulk values become pieces of their own, uncopied, and the whole decodes as encodeFrame's frame", () => {
+    // The shape of a chunk push: a request with many small and large binaries, nested two levels deep.
+    const chunks = Array.from({ length: 20 }, (_, i) => ({
+      hash: `h${i}`,
+      data: blob(i % 3 === 0 ? 100 : 64 * 1024 + i * 1000, i),
+    }));
+    const frames: Frame[] = [
+      { k: "req", id: 12345, p: { t: "putChunks", chunks, durable: false } },
+      { k: "req", id: 7, p: { t: "putChunks", chunks: chunks.slice(0, 3), durable: true } },
+      { k: "res", id: 9, ok: true, v: chunks.slice(1, 2) },
+      { k: "req", id: 8, p: { t: "x", list: [blob(200_000, 5), "s", 4, null, [blob(70_000, 6)]] } },
+      // strings written directly: empty, non-ASCII, and longer than str8 holds
+      { k: "req", id: 9, p: { "": "", ключ: "значение ✓", long: "é".repeat(200), d: blob(65_536, 7) } },
+    ];
+    for (const f of frames) {
+      const bytes = join(encodeFramePieces(f));
+      expect(new DataView(bytes.buffer).getUint32(0, false)).toBe(bytes.byteLength - 4);
+      expect(decodePayload(bytes.subarray(4))).toEqual(decodePayload(encodeFrame(f).subarray(4)));
+      expect(decodePayload(bytes.subarray(4))).toEqual(f);
+      expect(encodeFramePieces(f).length).toBeGreaterThan(1);
+    }
+    const first = encodeFramePieces(frames[0]!);
+    for (const c of chunks)
+      if (c.data.byteLength >= 64 * 1024) expect(first.some((p) => p === c.data)).toBe(true);
+  });
+
+  test("pieces fed to a decoder in any split decode to the original frame", () => {
+    const f: Frame = {
+      k: "req",
+      id: 3,
+      p: { t: "putChunks", chunks: [{ hash: "a", data: blob(150_000, 1) }, { hash: "b", data: blob(9, 2) }] },
+    };
+    const bytes = join(encodeFramePieces(f));
+    const d = new FrameDecoder();
+    for (let at = 0; at < bytes.length; at += 40_000) d.push(bytes.subarray(at, at + 40_000));
+    expect(drain(d)).toEqual([f]);
   });
 });
