@@ -250,7 +250,13 @@ describe("encodeFramePieces", () => {
     const f: Frame = {
       k: "req",
       id: 3,
-      p: { t: "putChunks", chunks: [{ hash: "a", data: blob(150_000, 1) }, { hash: "b", data: blob(9, 2) }] },
+      p: {
+        t: "putChunks",
+        chunks: [
+          { hash: "a", data: blob(150_000, 1) },
+          { hash: "b", data: blob(9, 2) },
+        ],
+      },
     };
     const bytes = join(encodeFramePieces(f));
     const d = new FrameDecoder();
