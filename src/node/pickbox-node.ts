@@ -14,6 +14,7 @@ import { ChunkStore } from "../store/chunk-store.ts";
 import type { Chunk } from "../store/chunker.ts";
 import { encodeCommand, type LeafCommand } from "../store/commands.ts";
 import { FileFSM } from "../store/file-fsm.ts";
+import { FileHasher } from "../store/file-hasher.ts";
 import { FileIndex } from "../store/file-index.ts";
 import { legacyForwardToCommand } from "../store/legacy-forward.ts";
 import { LocalScanner } from "../store/local-scanner.ts";
@@ -103,6 +104,13 @@ export class PickboxNode {
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
   private readonly gcPacer = new GcPacer(GC_QUICK_EVERY_BYTES, GC_FULL_EVERY_BYTES);
+  private readonly fileHasher = new FileHasher({
+    onWorkerFailed: (err) =>
+      this.log.warn(
+        { err: err.message },
+        "file hash worker unavailable; hashing large files on the main thread",
+      ),
+  });
   private watcher!: FolderWatcher;
   private pipeline!: ChangePipeline<LeafCommand>;
   private forwarder!: Forwarder;
@@ -218,6 +226,7 @@ export class PickboxNode {
       isPlacing: (rel) => this.fsm.isPlacing(rel),
       onDeferred: (rel) => this.deferredScans.add(rel),
       onBulkBytes: (n) => this.gcPacer.note(n),
+      hashFile: (abs) => this.fileHasher.hash(abs),
     });
     // Paths seen while the FSM was placing them are rescanned once that entry is applied.
     this.raft.on("applied", () => {
@@ -288,6 +297,7 @@ export class PickboxNode {
     this.stopped = true;
     await this.monitoring?.close();
     this.pipeline?.close();
+    this.fileHasher.close();
     await this.watcher?.close();
     await this.admin?.close();
     await this.fileApi?.close();

@@ -9,6 +9,7 @@ import type { Chunk } from "./chunker.ts";
 import { chunkFile, chunkFileAgainst, type PreviousChunk } from "./chunker.ts";
 import { DEFAULT_INLINE_LIMIT, type InlineChunk, type LeafCommand } from "./commands.ts";
 import { sameStat } from "./file-fsm.ts";
+import type { WholeFileHash } from "./file-hasher.ts";
 import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
 import { normalizeRelPath, PathError, resolveInside, STATE_DIR_NAME } from "./paths.ts";
 
@@ -31,6 +32,8 @@ export interface LocalScannerDeps {
   onDeferred?: (rel: string) => void;
   /** Told how many bytes of a large file the scan just read (the node paces garbage collection). */
   onBulkBytes?: (bytes: number) => void;
+  /** Hashes a whole file elsewhere (FileHasher's worker thread) while the scan cuts its chunks. */
+  hashFile?: (abs: string) => Promise<WholeFileHash>;
 }
 
 /** Where a scan hands the chunks it stores (not the inline ones), as it goes: the node pushes them to
@@ -52,6 +55,8 @@ export class ScanRaceError extends Error {
 
 /** New chunk bytes stored (and handed to the sink) at a time; also how often a large file's stat is checked. */
 const STORE_BATCH_BYTES = 4 << 20;
+/** Files from this size on have their whole-file hash computed by hashFile, beside the scan. */
+const PARALLEL_HASH_MIN_BYTES = 4 << 20;
 /** Files from this size on are rescanned against their previous version (chunkFileAgainst). */
 const DELTA_SCAN_MIN_BYTES = 1 << 20;
 /** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
@@ -124,7 +129,9 @@ export class LocalScanner {
       return null;
     }
 
-    const hasher = new Bun.CryptoHasher("sha256");
+    const whole = st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null;
+    whole?.catch(() => {}); // awaited below, unless the scan fails first
+    const hasher = whole ? null : new Bun.CryptoHasher("sha256");
     const hashes: string[] = [];
     const seen = new Set<string>();
     let inline: InlineChunk[] = [];
@@ -140,7 +147,7 @@ export class LocalScanner {
       ? chunkFileAgainst(abs, previous, (h) => store.readUnchecked(h))
       : chunkFile(abs);
     for await (const c of chunked) {
-      hasher.update(c.data);
+      hasher?.update(c.data);
       size += c.data.length;
       // A file still being written (a large copy in progress) is given up early, not read to the end:
       // the watcher's next event brings it back once it settles.
@@ -188,7 +195,14 @@ export class LocalScanner {
       await store.putMany(pendingStore, { durable: false, hashedHere: true });
       await sink?.add(rel, st.size, pendingStore);
     }
-    const hash = hasher.digest("hex");
+    let hash: string;
+    if (whole) {
+      const w = await whole;
+      if (w.size !== st.size) throw new ScanRaceError(`${rel} changed size while it was hashed`);
+      hash = w.hash;
+    } else {
+      hash = hasher!.digest("hex");
+    }
 
     const after = await lstatOrNull(abs);
     if (!after?.isFile() || after.size !== st.size || after.mtimeMs !== st.mtimeMs || after.ino !== st.ino) {

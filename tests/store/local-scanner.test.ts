@@ -14,7 +14,8 @@ import {
 import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import type { PutCommand } from "../../src/store/commands.ts";
-import { LocalScanner, type ScanResult } from "../../src/store/local-scanner.ts";
+import { FileHasher, type WholeFileHash } from "../../src/store/file-hasher.ts";
+import { LocalScanner, ScanRaceError, type ScanResult } from "../../src/store/local-scanner.ts";
 import { folderState, Log, put, type TestNode, testNodesPerTest } from "./fsm-fixture.ts";
 
 const t = testNodesPerTest();
@@ -266,5 +267,42 @@ describe("LocalScanner", () => {
     const b = node("b");
     writeFileSync(path.join(b.root, "big.bin"), edited);
     expect(asPut(await scannerOf(b).scan("big.bin")).chunks).toEqual(cmd.chunks);
+  });
+
+  test("a large file's whole-file hash comes from hashFile (beside the scan); a size it disagrees on is a race", async () => {
+    const a = node("a");
+    const data = new Uint8Array(5 << 20).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(path.join(a.root, "big.bin"), data);
+    const asked: string[] = [];
+    const hasher = new FileHasher();
+    const scanner = (hashFile: (abs: string) => Promise<WholeFileHash>) =>
+      new LocalScanner({ root: a.root, nodeId: a.id, index: a.index, chunks: a.chunks, hashFile });
+    try {
+      const cmd = asPut(
+        await scanner((abs) => {
+          asked.push(abs);
+          return hasher.hash(abs);
+        }).scan("big.bin"),
+      );
+      expect(asked).toEqual([path.join(a.root, "big.bin")]);
+      expect(cmd.hash).toBe(sha256Hex(data));
+      expect(cmd.size).toBe(data.length);
+      // The worker saw another length than the scan did: the file changed between the two reads.
+      await expect(
+        scanner(async (abs) => ({ ...(await hasher.hash(abs)), size: data.length - 1 })).scan("big.bin"),
+      ).rejects.toThrow(ScanRaceError);
+      // A small file is hashed in the scan itself.
+      writeFileSync(path.join(a.root, "small.txt"), "x");
+      asked.length = 0;
+      expect(
+        asPut(
+          await scanner(async () => {
+            throw new Error("not for small files");
+          }).scan("small.txt"),
+        ).hash,
+      ).toBe(sha256Hex(new TextEncoder().encode("x")));
+    } finally {
+      hasher.close();
+    }
   });
 });
