@@ -108,7 +108,7 @@ function hasBulk(v: unknown, depth: number): boolean {
   return false;
 }
 
-/** msgpack header of an array (fix 0x90 / 32-bit 0xdd) or map (fix 0x80 / 32-bit 0xdf) of n items. */
+/** msgpack header of an array (fix 0x90, 16-bit 0xdc, 32-bit 0xdd) or map (0x80, 0xde, 0xdf) of n items. */
 function containerHead(fix: number, n16: number, n: number): Uint8Array {
   if (n < 16) return Uint8Array.of(fix | n);
   if (n < 0x10000) return Uint8Array.of(n16, n >> 8, n & 0xff);

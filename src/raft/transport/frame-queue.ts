@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { BULK_PIECE_BYTES } from "./frame-codec.ts";
 
 /** An encoded frame (header included) waiting to be written: whole, or pieces written back to back. */
 export interface QueuedFrame {
@@ -18,9 +19,6 @@ export interface FrameQueueLimits {
 }
 
 const DEFAULT_BATCH_BYTES = 256 * 1024;
-
-/** Pieces at least this large are written on their own rather than copied into a coalesced write. */
-const DIRECT_WRITE_BYTES = 64 * 1024;
 
 function sizeOf(f: QueuedFrame): number {
   if (f.bytes instanceof Uint8Array) return f.bytes.byteLength;
@@ -182,7 +180,8 @@ export class FrameQueue {
       if (next.cancelled) continue;
       total += size;
       for (const p of next.bytes instanceof Uint8Array ? [next.bytes] : next.bytes) {
-        if (p.byteLength >= DIRECT_WRITE_BYTES) {
+        // A bulk piece (see encodeFramePieces) is written on its own, never copied into a coalesced write.
+        if (p.byteLength >= BULK_PIECE_BYTES) {
           endRun();
           this.writes.push(p);
         } else {
