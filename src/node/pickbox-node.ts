@@ -24,7 +24,7 @@ import { IgnoreRules } from "../watcher/ignore-rules.ts";
 import { ChangePipeline } from "./change-pipeline.ts";
 import { ChunkPush } from "./chunk-push.ts";
 import { Forwarder } from "./forwarder.ts";
-import { GcPacer } from "./gc-pacer.ts";
+import { GcPacer, type GcPacerOptions } from "./gc-pacer.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { NodeAdminHandler } from "./node-admin-handler.ts";
 import { NodeEvents } from "./node-events.ts";
@@ -39,10 +39,17 @@ const CHECKPOINT_INTERVAL_MS = 1000;
 /** Chunk bytes per putChunks request, and how many such requests a push keeps in flight. */
 export const PUSH_BATCH_BYTES = 4 * 1024 * 1024;
 const PUSH_WINDOW = 3;
-/** Bulk bytes (chunks scanned, pushed, received or written) between two quick, and two full, garbage
- * collections (see GcPacer). */
-const GC_QUICK_EVERY_BYTES = 4 * 1024 * 1024;
-const GC_FULL_EVERY_BYTES = 24 * 1024 * 1024;
+/** How long the scanner watches a large file's size before reading it (LocalScanner growthProbe): a
+ * write in progress adds megabytes in that time. */
+const GROWTH_PROBE_MS = 2;
+/** Garbage collection pacing by bulk bytes (chunks scanned, pushed, received or written; see GcPacer):
+ * full collections only as the resident set nears the 200 MB budget, or after 64 MiB regardless. */
+const GC_PACING: GcPacerOptions = {
+  quickEvery: 4 * 1024 * 1024,
+  fullEvery: 64 * 1024 * 1024,
+  minFullGap: 12 * 1024 * 1024,
+  rssSoftLimit: 160 * 1024 * 1024,
+};
 
 function chunked<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
@@ -103,7 +110,7 @@ export class PickboxNode {
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly gcPacer = new GcPacer(GC_QUICK_EVERY_BYTES, GC_FULL_EVERY_BYTES);
+  private readonly gcPacer = new GcPacer(GC_PACING);
   private readonly fileHasher = new FileHasher({
     onWorkerFailed: (err) =>
       this.log.warn(
@@ -227,6 +234,7 @@ export class PickboxNode {
       onDeferred: (rel) => this.deferredScans.add(rel),
       onBulkBytes: (n) => this.gcPacer.note(n),
       hashFile: (abs) => this.fileHasher.hash(abs),
+      growthProbe: () => new Promise((r) => setTimeout(r, GROWTH_PROBE_MS)),
     });
     // Paths seen while the FSM was placing them are rescanned once that entry is applied.
     this.raft.on("applied", () => {

@@ -208,6 +208,43 @@ export class ChunkStore {
     return data;
   }
 
+  /**
+   * Reads the chunks `hashes[from..]` that lie back to back in one pack, as many as fit, into `buf` with
+   * one read, each verified as get() verifies it: a file's chunks arrive in order, so a large file is
+   * mostly one run, read without a fresh buffer per chunk. Stops before the first chunk that is not
+   * packed right after the previous one, does not fit or fails its check (0 chunks: use get()).
+   */
+  readRun(hashes: readonly string[], from: number, buf: Uint8Array): { chunks: number; bytes: number } {
+    const first =
+      from < hashes.length && this.has(hashes[from]!) ? this.packed.get(hashes[from]!) : undefined;
+    const pack = first && this.packs.get(first.pack);
+    if (!first || !pack) return { chunks: 0, bytes: 0 };
+    const run: Located[] = [];
+    let end = first.off;
+    for (let i = from; i < hashes.length; i++) {
+      const at = this.has(hashes[i]!) ? this.packed.get(hashes[i]!) : undefined;
+      if (!at || at.pack !== first.pack || at.off !== end || at.off + at.len - first.off > buf.length) break;
+      run.push(at);
+      end = at.off + at.len;
+    }
+    const bytes = Math.min(end, pack.size) - first.off;
+    let got = 0;
+    while (got < bytes) {
+      const n = readSync(this.fdOf(first.pack, pack), buf, got, bytes - got, first.off + got);
+      if (n === 0) break;
+      got += n;
+    }
+    let chunks = 0;
+    for (const at of run) {
+      const rel = at.off - first.off;
+      if (rel + at.len > got) break;
+      if (!at.checked && sha256Hex(buf.subarray(rel, rel + at.len)) !== hashes[from + chunks]) break;
+      chunks++;
+    }
+    const last = run[chunks - 1];
+    return { chunks, bytes: last ? last.off + last.len - first.off : 0 };
+  }
+
   /** Where a packed chunk's bytes are (for tools and tests); null for rows and missing chunks. */
   locationOf(hash: string): { file: string; offset: number; length: number } | null {
     const at = this.packed.get(hash);

@@ -21,6 +21,8 @@ export const DEFAULT_CHUNKER: ChunkerOptions = Object.freeze({
 export interface Chunk {
   hash: string;
   data: Uint8Array;
+  /** `data` views a buffer its producer reuses: valid until the next chunk is asked for. */
+  transient?: boolean;
 }
 
 export function sha256Hex(data: Uint8Array): string {
@@ -212,31 +214,62 @@ export class StreamingChunker {
 
 /** Files up to this size are read with one synchronous read (microseconds; no thread-pool trips). */
 const SMALL_FILE = 1 << 20;
+/** Read size for larger files; a block is kept alive by the chunks that view it. */
+const READ_BLOCK = 4 << 20;
 
-/** Chunks a file from disk in bounded memory (about maxSize + one read block), whatever its size. */
+/**
+ * Chunks a file from disk in bounded memory, whatever its size. Each block is read into a fresh buffer
+ * and its chunks are views of it (no copies); only the tail of a block that ends mid-chunk (under
+ * maxSize) is copied into the next one. Memory held: the blocks the caller still keeps chunks of.
+ */
 export async function* chunkFile(
   path: string,
   opts: ChunkerOptions = DEFAULT_CHUNKER,
 ): AsyncGenerator<Chunk> {
-  const chunker = new StreamingChunker(opts);
+  const scanner = new CutScanner(resolve(opts));
   const small = readSmallFile(path);
   if (small) {
-    yield* chunker.push(small);
-    yield* chunker.finish();
+    yield* cutViews(scanner, small, 0, small.length, true);
     return;
   }
-  const block = new Uint8Array(1 << 20); // reused: push copies what it keeps
   const fh = await open(path, "r");
   try {
+    let carry = new Uint8Array(0);
     for (;;) {
-      const { bytesRead } = await fh.read(block, 0, block.length, null);
-      if (bytesRead === 0) break;
-      yield* chunker.push(block.subarray(0, bytesRead));
+      const block = new Uint8Array(carry.length + READ_BLOCK);
+      block.set(carry);
+      const { bytesRead } = await fh.read(block, carry.length, READ_BLOCK, null);
+      const end = carry.length + bytesRead;
+      const eof = bytesRead === 0;
+      let start = 0;
+      for (const c of cutViews(scanner, block, 0, end, eof)) {
+        start += c.data.length;
+        yield c;
+      }
+      if (eof) return;
+      scanner.rebase(start);
+      carry = block.subarray(start, end);
     }
   } finally {
     await fh.close();
   }
-  yield* chunker.finish();
+}
+
+/** The chunks `scanner` cuts from buf[start, end), as views of `buf`. */
+function* cutViews(
+  scanner: CutScanner,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  eof: boolean,
+): Generator<Chunk> {
+  for (;;) {
+    const cut = scanner.next(buf, start, end, eof);
+    if (cut < 0) return;
+    const piece = buf.subarray(start, cut);
+    yield { hash: sha256Hex(piece), data: piece };
+    start = cut;
+  }
 }
 
 /**
@@ -279,8 +312,8 @@ export interface PreviousChunk {
  * its own start, so where the new file has, at an offset where a chunk started before, the very bytes
  * of that previous chunk, the chunk is the same one: it is compared, not cut and hashed again. Other
  * stretches are cut as usual until a cut lands on a previous chunk start again. The previous chunk's
- * bytes come from `readPrevious` (null: treated as different). Reused chunks are yielded as views
- * valid until the next step; new ones are copies.
+ * bytes come from `readPrevious` (null: treated as different). Reused chunks are yielded as transient
+ * views; new ones are copies.
  */
 export async function* chunkFileAgainst(
   path: string,
@@ -334,7 +367,7 @@ export async function* chunkFileAgainst(
         const mine = buf.subarray(pos - bufStart, pos - bufStart + prev.size);
         const theirs = readPrevious(prev.hash);
         if (theirs && Buffer.from(mine.buffer, mine.byteOffset, mine.length).equals(theirs)) {
-          yield { hash: prev.hash, data: mine };
+          yield { hash: prev.hash, data: mine, transient: true };
           pos += prev.size;
           continue;
         }

@@ -47,6 +47,8 @@ const RETIRE_GRACE_MS = 3000;
 const STAGE_CONCURRENCY = 16;
 /** Files from this size on are updated by patching a copy of the previous version (see stagePatch). */
 const PATCH_MIN_BYTES = 1024 * 1024;
+/** Largest read of back-to-back packed chunks when writing a file (one buffer per file being written). */
+const READ_RUN_BYTES = 1024 * 1024;
 export const DEFAULT_DIR_MODE = 0o755;
 
 export interface FileFsmDeps {
@@ -921,19 +923,41 @@ export class FileFSM implements FSM {
     }
   }
 
-  /** The file's bytes, chunk by chunk. Chunks that rode inline in the entry (already hash-checked when
-   * stored) are used as they are; the rest are read (and verified) from the chunk store. */
+  /** The file's bytes, in order. Chunks that rode inline in the entry (already hash-checked when
+   * stored) are used as they are; the rest are read (and verified) from the chunk store, runs of packed
+   * chunks at once into one buffer. A piece is valid until the next one is asked for. */
   private async *chunkBytes(
     hashes: string[],
     inline?: { hash: string; data: Uint8Array }[],
   ): AsyncGenerator<Uint8Array> {
     const known = inline && inline.length > 0 ? new Map(inline.map((c) => [c.hash, c.data])) : undefined;
-    for (const h of hashes) {
-      const data = known?.get(h) ?? (await this.d.chunks.get(h));
+    let buf: Uint8Array | undefined;
+    for (let i = 0; i < hashes.length; ) {
+      const h = hashes[i]!;
+      const given = known?.get(h);
+      if (!given) {
+        buf ??= new Uint8Array(Math.min(READ_RUN_BYTES, this.bytesOf(hashes)));
+        const run = this.d.chunks.readRun(hashes, i, buf);
+        if (run.chunks > 0) {
+          this.d.onBulkBytes?.(run.bytes);
+          yield buf.subarray(0, run.bytes);
+          i += run.chunks;
+          continue;
+        }
+      }
+      const data = given ?? (await this.d.chunks.get(h));
       if (!data) throw new Error(`chunk ${h} vanished from the chunk store`);
       this.d.onBulkBytes?.(data.length);
       yield data;
+      i++;
     }
+  }
+
+  /** Upper bound of the bytes of `hashes` that are stored (for sizing a read buffer). */
+  private bytesOf(hashes: string[]): number {
+    let n = 0;
+    for (const h of hashes) n += this.d.chunks.sizeOf(h) ?? 0;
+    return n;
   }
 
   private eventFor(cmd: LeafCommand, r: LeafResult, index: number, applyMs: number): FsmEvent {

@@ -34,6 +34,10 @@ export interface LocalScannerDeps {
   onBulkBytes?: (bytes: number) => void;
   /** Hashes a whole file elsewhere (FileHasher's worker thread) while the scan cuts its chunks. */
   hashFile?: (abs: string) => Promise<WholeFileHash>;
+  /** A short wait before a large file is read: a file that grows meanwhile is still being written (one
+   * big write() reports its modification only at the end), so it is left for the writer's next event
+   * instead of being half read, stored and pushed. */
+  growthProbe?: () => Promise<void>;
 }
 
 /** Where a scan hands the chunks it stores (not the inline ones), as it goes: the node pushes them to
@@ -57,6 +61,8 @@ export class ScanRaceError extends Error {
 const STORE_BATCH_BYTES = 4 << 20;
 /** Files from this size on have their whole-file hash computed by hashFile, beside the scan. */
 const PARALLEL_HASH_MIN_BYTES = 4 << 20;
+/** Files from this size on are looked at twice (growthProbe) before they are read. */
+const GROWTH_PROBE_MIN_BYTES = 4 << 20;
 /** Files from this size on are rescanned against their previous version (chunkFileAgainst). */
 const DELTA_SCAN_MIN_BYTES = 1 << 20;
 /** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
@@ -129,6 +135,13 @@ export class LocalScanner {
       return null;
     }
 
+    if (st.size >= GROWTH_PROBE_MIN_BYTES && this.d.growthProbe) {
+      await this.d.growthProbe();
+      const now = await lstatOrNull(abs);
+      if (!now || now.size !== st.size || now.mtimeMs !== st.mtimeMs || now.ino !== st.ino) {
+        throw new ScanRaceError(`${rel} is still being written`);
+      }
+    }
     const whole = st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null;
     whole?.catch(() => {}); // awaited below, unless the scan fails first
     const hasher = whole ? null : new Bun.CryptoHasher("sha256");
@@ -166,7 +179,10 @@ export class LocalScanner {
       seen.add(c.hash);
       // A reused chunk is a view into the delta reader's buffer, normally only hashed and named (the index
       // references it); one that is kept after all must be a copy.
-      if (c.data.byteLength !== c.data.buffer.byteLength) c.data = c.data.slice();
+      if (c.transient) {
+        c.data = c.data.slice();
+        c.transient = false;
+      }
       if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
         inline.push({ hash: c.hash, data: c.data });
         inlineBytes += c.data.length;

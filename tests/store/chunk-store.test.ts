@@ -193,6 +193,49 @@ describe("ChunkStore", () => {
     for (const c of chunks) expect(await store.get(c.hash)).toEqual(c.data);
   });
 
+  describe("readRun", () => {
+    test("reads chunks packed back to back with one read, stopping where the next one is elsewhere or does not fit", async () => {
+      const store = open();
+      const [a, b, c, d] = [large(1), large(2), large(3), large(4)];
+      await store.putMany([a, b, c]);
+      await store.putMany([d, chunk("small row")]);
+      const buf = new Uint8Array(200_000);
+      const order = [a.hash, b.hash, c.hash, d.hash];
+      // d was appended right after c, so all four are one run.
+      expect(store.readRun(order, 0, buf)).toEqual({ chunks: 4, bytes: 160_000 });
+      const joined = Buffer.concat([a.data, b.data, c.data, d.data]);
+      expect(Buffer.from(buf.subarray(0, 160_000)).equals(joined)).toBe(true);
+      // Out of pack order: the run ends where the next chunk is not right after the previous one.
+      expect(store.readRun([b.hash, a.hash, c.hash], 0, buf)).toEqual({ chunks: 1, bytes: 40_000 });
+      expect(Buffer.from(buf.subarray(0, 40_000)).equals(Buffer.from(b.data))).toBe(true);
+      expect(store.readRun(order, 2, buf)).toEqual({ chunks: 2, bytes: 80_000 });
+      // A buffer holds only whole chunks.
+      expect(store.readRun(order, 0, new Uint8Array(100_000))).toEqual({ chunks: 2, bytes: 80_000 });
+      expect(store.readRun(order, 0, new Uint8Array(39_999))).toEqual({ chunks: 0, bytes: 0 });
+      // Rows, missing chunks and the end of the list: nothing to read as a run.
+      expect(store.readRun([chunk("small row").hash], 0, buf).chunks).toBe(0);
+      expect(store.readRun([large(9).hash], 0, buf).chunks).toBe(0);
+      expect(store.readRun(order, 4, buf).chunks).toBe(0);
+    });
+
+    test("after a restart each chunk of a run is checked: the run stops before a rotten one", async () => {
+      const first = open();
+      const [a, b, c] = [large(11), large(12), large(13)];
+      await first.putMany([a, b, c]);
+      const loc = first.locationOf(b.hash)!;
+      for (const x of stores.splice(0)) x.close();
+      const fd = openSync(loc.file, "r+");
+      writeSync(fd, new TextEncoder().encode("bit rot!"), 0, 8, loc.offset + 5);
+      closeSync(fd);
+      const store = open();
+      const buf = new Uint8Array(200_000);
+      expect(store.readRun([a.hash, b.hash, c.hash], 0, buf)).toEqual({ chunks: 1, bytes: 40_000 });
+      expect(store.readRun([b.hash, c.hash], 0, buf).chunks).toBe(0);
+      expect(await store.get(b.hash)).toBeNull(); // get() then drops it, so it is fetched again
+      expect(store.readRun([c.hash], 0, buf)).toEqual({ chunks: 1, bytes: 40_000 });
+    });
+  });
+
   test("a pack file gone missing makes its chunks missing, not an error", async () => {
     const a = large(8);
     await open().putMany([a]);

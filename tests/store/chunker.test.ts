@@ -255,8 +255,24 @@ describe("chunkFile", () => {
     expect(total).toBe(64 * MiB);
     expect(rejoined.digest("hex")).toBe(whole.digest("hex"));
     expect(got).toEqual(want);
-    // Holding the file would add 64 MiB; the chunker holds ~1 MiB read block + < 2 x maxSize.
+    // Holding the file would add 64 MiB; the chunker holds the 4 MiB read block its chunks view.
     expect(peak).toBeLessThan(32 * MiB);
+  });
+
+  test("chunks are views of the read blocks, never overwritten later, also across a block's end", async () => {
+    const file = path.join(dir, "views.bin");
+    const data = seeded(33)(9 * MiB + 12345);
+    await Bun.write(file, data);
+    const kept: Chunk[] = [];
+    for await (const c of chunkFile(file)) kept.push(c);
+    // Checked only after the whole file was read: a reused read buffer would have changed early chunks.
+    for (const c of kept) expect(sha256Hex(c.data)).toBe(c.hash);
+    expect(Buffer.concat(kept.map((c) => c.data)).equals(Buffer.from(data))).toBe(true);
+    expect(kept.map((c) => c.hash)).toEqual(chunkBytes(data).map((c) => c.hash));
+    // No copy per chunk: most chunks share a buffer with their neighbours.
+    const buffers = new Set(kept.map((c) => c.data.buffer));
+    expect(buffers.size).toBeLessThan(kept.length / 10);
+    expect(kept.some((c) => c.transient)).toBe(false);
   });
 
   test("an empty file yields no chunks; a missing file rejects", async () => {

@@ -305,4 +305,42 @@ describe("LocalScanner", () => {
       hasher.close();
     }
   });
+  test("a large file that grows during the growth probe is left for the writer's next event: nothing read or stored", async () => {
+    const a = node("a");
+    const file = path.join(a.root, "growing.bin");
+    const first = new Uint8Array(5 << 20).map((_, i) => (i * 40503) >>> 8);
+    writeFileSync(file, first);
+    let probes = 0;
+    const hashed: string[] = [];
+    const scanner = (grow: boolean) =>
+      new LocalScanner({
+        root: a.root,
+        nodeId: a.id,
+        index: a.index,
+        chunks: a.chunks,
+        hashFile: async (abs) => {
+          hashed.push(abs);
+          return {
+            hash: sha256Hex(new Uint8Array(await Bun.file(abs).arrayBuffer())),
+            size: statSync(abs).size,
+          };
+        },
+        growthProbe: async () => {
+          probes++;
+          if (grow) appendFileSync(file, new Uint8Array(1 << 20)); // the writer is still at it
+        },
+      });
+    await expect(scanner(true).scan("growing.bin")).rejects.toThrow(ScanRaceError);
+    expect(probes).toBe(1);
+    expect(hashed).toEqual([]);
+    expect(a.chunks.stats().chunks).toBe(0);
+    // Once the writer is done, the next scan reads it whole.
+    const cmd = asPut(await scanner(false).scan("growing.bin"));
+    expect(probes).toBe(2);
+    expect(cmd.size).toBe(first.length + (1 << 20));
+    // A small file is read at once, without a probe.
+    writeFileSync(path.join(a.root, "small.txt"), "x");
+    asPut(await scanner(true).scan("small.txt"));
+    expect(probes).toBe(2);
+  });
 });
