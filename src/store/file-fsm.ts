@@ -820,7 +820,10 @@ export class FileFSM implements FSM {
   private async stageBatch(cmds: LeafCommand[]): Promise<Map<LeafCommand, string>> {
     const staged = new Map<LeafCommand, string>();
     // Large files are left to the apply loop, where a small edit can be patched in (stagePatch).
-    const puts = cmds.filter((c): c is PutCommand => c.op === "put" && c.size < PATCH_MIN_BYTES);
+    const puts: PutCommand[] = [];
+    for (const c of cmds) {
+      if (c.op === "put" && c.size < PATCH_MIN_BYTES && !(await this.holdsProposed(c))) puts.push(c);
+    }
     if (puts.length < 2) return staged;
     for (const c of puts) await this.ensureChunks(c);
     let next = 0;
@@ -838,6 +841,14 @@ export class FileFSM implements FSM {
     }
     this.staged = staged;
     return staged;
+  }
+
+  /** The bytes at the put's path are the very ones this node proposed (its own edit, unchanged since):
+   * the apply keeps them, so staging a copy would only create and delete a temp file. */
+  private async holdsProposed(c: PutCommand): Promise<boolean> {
+    if (c.origin !== this.d.nodeId || !this.d.knownHash) return false;
+    const disk = await this.mat.stat(c.path);
+    return disk?.kind === "file" && this.d.knownHash(c.path, disk) === c.hash;
   }
 
   private async removeFile(p: string, origin: string, cur: IndexEntry, txn: EntryTxn): Promise<Placed> {

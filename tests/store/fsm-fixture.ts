@@ -9,7 +9,7 @@ import type { Entry } from "../../src/raft/types.ts";
 import { ChunkStore } from "../../src/store/chunk-store.ts";
 import { type Chunk, chunkBytes, sha256Hex } from "../../src/store/chunker.ts";
 import { encodeCommand, type LeafCommand, type PutCommand } from "../../src/store/commands.ts";
-import { FileFSM } from "../../src/store/file-fsm.ts";
+import { FileFSM, type FileFsmDeps } from "../../src/store/file-fsm.ts";
 import { FileIndex } from "../../src/store/file-index.ts";
 import { type FsmEvent, FsmEvents } from "../../src/store/fsm-events.ts";
 import type { VectorClock } from "../../src/store/vector-clock.ts";
@@ -81,6 +81,7 @@ export function openNode(
   peers: PeerChunks = new Map(),
   given?: Database,
   bootId = "boot-1",
+  extra: Partial<FileFsmDeps> = {},
 ): TestNode {
   const db = given ?? new Database(path.join(root, ".pickbox", "state.db"));
   if (!given) db.exec("PRAGMA journal_mode = WAL");
@@ -105,6 +106,7 @@ export function openNode(
         return d ? [{ hash: h, data: d }] : [];
       });
     },
+    ...extra,
   });
   return {
     id,
