@@ -196,13 +196,7 @@ export class ChunkStore {
       const pack = this.packs.get(at.pack);
       if (pack && at.off + at.len <= pack.size) {
         const buf = new Uint8Array(at.len);
-        let got = 0;
-        while (got < at.len) {
-          const n = readSync(this.fdOf(at.pack, pack), buf, got, at.len - got, at.off + got);
-          if (n === 0) break;
-          got += n;
-        }
-        data = got === at.len ? buf : null;
+        data = this.readPack(at.pack, pack, buf, at.len, at.off) === at.len ? buf : null;
       }
     }
     return data;
@@ -227,13 +221,7 @@ export class ChunkStore {
       run.push(at);
       end = at.off + at.len;
     }
-    const bytes = Math.min(end, pack.size) - first.off;
-    let got = 0;
-    while (got < bytes) {
-      const n = readSync(this.fdOf(first.pack, pack), buf, got, bytes - got, first.off + got);
-      if (n === 0) break;
-      got += n;
-    }
+    const got = this.readPack(first.pack, pack, buf, Math.min(end, pack.size) - first.off, first.off);
     let chunks = 0;
     for (const at of run) {
       const rel = at.off - first.off;
@@ -243,6 +231,17 @@ export class ChunkStore {
     }
     const last = run[chunks - 1];
     return { chunks, bytes: last ? last.off + last.len - first.off : 0 };
+  }
+
+  /** Reads `len` bytes at `off` of pack `n` into the start of `buf`; fewer only where the pack ends. */
+  private readPack(n: number, pack: Pack, buf: Uint8Array, len: number, off: number): number {
+    let got = 0;
+    while (got < len) {
+      const read = readSync(this.fdOf(n, pack), buf, got, len - got, off + got);
+      if (read === 0) break;
+      got += read;
+    }
+    return got;
   }
 
   /** Where a packed chunk's bytes are (for tools and tests); null for rows and missing chunks. */

@@ -138,7 +138,7 @@ export class LocalScanner {
     if (st.size >= GROWTH_PROBE_MIN_BYTES && this.d.growthProbe) {
       await this.d.growthProbe();
       const now = await lstatOrNull(abs);
-      if (!now || now.size !== st.size || now.mtimeMs !== st.mtimeMs || now.ino !== st.ino) {
+      if (!now || !sameStat(now, st)) {
         throw new ScanRaceError(`${rel} is still being written`);
       }
     }
@@ -221,7 +221,7 @@ export class LocalScanner {
     }
 
     const after = await lstatOrNull(abs);
-    if (!after?.isFile() || after.size !== st.size || after.mtimeMs !== st.mtimeMs || after.ino !== st.ino) {
+    if (!after?.isFile() || !sameStat(after, st)) {
       throw new ScanRaceError(`${rel} changed while it was scanned`);
     }
     if (size !== st.size) throw new ScanRaceError(`${rel} changed size while it was scanned`);
