@@ -870,7 +870,13 @@ export class FileFSM implements FSM {
   /** Makes every ancestor of `p` a directory on disk, saving files that stand in the way. */
   private async prepareParent(p: string, origin: string, txn: EntryTxn): Promise<void> {
     const slash = p.lastIndexOf("/");
-    if (slash > 0) await this.prepareDir(p.slice(0, slash), DEFAULT_DIR_MODE, origin, txn, true);
+    if (slash <= 0) return;
+    const parent = p.slice(0, slash);
+    // Usually the parent is already there. Resolving it checked every ancestor on the way (a symlink only
+    // if it stays inside), so a directory at the end means there is nothing to prepare; the walk below
+    // stats each level again for each level.
+    if ((await this.mat.stat(parent))?.kind === "dir") return;
+    await this.prepareDir(parent, DEFAULT_DIR_MODE, origin, txn, true);
   }
 
   private async prepareDir(

@@ -75,7 +75,9 @@ export async function resolveInside(root: string, rel: string): Promise<string> 
 export function resolveInsideSync(root: string, rel: string): string {
   const norm = normalizeRelPath(rel);
   const absRoot = path.resolve(root);
-  const realRoot = realpathSync(absRoot);
+  // The root's real path is only needed to judge a symlink, which most paths never cross: resolving it
+  // per call cost an open, a readlink and a close for every file an apply touched.
+  let realRoot: string | undefined;
   const segments = norm.split("/");
   let current = absRoot;
   for (const seg of segments) {
@@ -99,6 +101,7 @@ export function resolveInsideSync(root: string, rel: string): string {
       } catch {}
       throw new PathError(`path ${JSON.stringify(rel)} goes through a dangling symlink (-> ${target})`);
     }
+    realRoot ??= realpathSync(absRoot);
     if (!isInside(realRoot, real)) {
       throw new PathError(
         `path ${JSON.stringify(rel)} goes through a symlink leading outside the folder (-> ${real})`,

@@ -26,6 +26,8 @@ export const DEFAULT_IGNORE_PATTERNS: readonly string[] = [
   ".goutputstream-*",
 ];
 
+const MEMO_LIMIT = 100_000;
+
 /**
  * Decides which root-relative posix paths the watcher and the walker skip: `.pickbox` (hard rule, any
  * depth), the editor defaults above, and the root `.pickboxignore` (gitignore syntax, `!` negation).
@@ -34,6 +36,8 @@ export class IgnoreRules {
   private readonly ignoreFilePath: string;
   private userText: string | undefined;
   private rules: Ignore;
+  /** Answers so far, keyed by path with a trailing "/" for a directory. */
+  private readonly memo = new Map<string, boolean>();
 
   constructor(readonly root: string) {
     this.ignoreFilePath = join(root, IGNORE_FILE);
@@ -43,9 +47,21 @@ export class IgnoreRules {
 
   /** True when `relPath` (posix, relative to root, no leading `./`) must not be watched or reported. */
   ignores(relPath: string, isDir: boolean): boolean {
+    const key = isDir ? `${relPath}/` : relPath;
+    let hit = this.memo.get(key);
+    if (hit === undefined) {
+      hit = this.decide(relPath, key);
+      // chokidar asks again for every entry each time it re-reads a directory; bounded, not an LRU.
+      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+      this.memo.set(key, hit);
+    }
+    return hit;
+  }
+
+  private decide(relPath: string, key: string): boolean {
     if (relPath === "" || !ignore.isPathValid(relPath)) return false;
     if (relPath.split("/").includes(NODE_STATE_DIR)) return true;
-    return this.rules.ignores(isDir ? `${relPath}/` : relPath);
+    return this.rules.ignores(key);
   }
 
   /** True when the path is ignored whether it is a file or a directory (usable before a stat). */
@@ -59,6 +75,7 @@ export class IgnoreRules {
     if (text === this.userText) return false;
     this.userText = text;
     this.rules = buildRules(text);
+    this.memo.clear();
     return true;
   }
 }
