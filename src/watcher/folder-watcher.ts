@@ -3,6 +3,7 @@ import { lstat, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { type ChokidarOptions, watch } from "chokidar";
 import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.ts";
+import { paceDirectoryReads } from "./read-pacer.ts";
 import { isSameOrBelow, joinRelative, toRelativePosix } from "./relative-path.ts";
 import { realTimers, type SettledPath, SettleQueue, type SettleTimers } from "./settle-queue.ts";
 import { walkFolder } from "./walk.ts";
@@ -56,9 +57,11 @@ const STAT_BATCH = 256;
  * Detects which paths under a folder may have changed. It reports candidates, generously; a scanner
  * downstream stats and hashes them and decides whether anything really changed.
  *
- * Signals: chokidar's events (add/change/unlink/addDir/unlinkDir; they watch new subdirectories) and its
- * raw fs.watch events, because chokidar throttles `change` to one per 50 ms with no trailing event, which
- * would hide the end of a slow write. Every signal touches a per-path settle timer; when it settles the
+ * Signals: chokidar watches directories only (addDir/unlinkDir; it follows new subdirectories), and its
+ * raw fs.watch events on each directory name the entry that was created, written, chmod'ed, renamed or
+ * removed. chokidar does not watch files: a watch per file, an lstat and an `add` per new file, cost
+ * about a third of a follower's CPU in a burst and told nothing the directory's raw events do not (and
+ * chokidar throttles `change` to one per 50 ms with no trailing event). Every signal touches a per-path settle timer; when it settles the
  * path is lstat'ed, so kind and isDir describe the folder after the burst, not a guess from event order.
  * A directory seen for the first time is walked (twice: at once and after maxSettleMs) because chokidar
  * reads a new directory before it watches it, and files created in between would be missed. A periodic
@@ -104,8 +107,7 @@ export class FolderWatcher {
     this.closedSignal = new Promise<void>((res) => {
       this.signalClosed = res;
     });
-    this.createBackend =
-      opts.createBackend ?? ((root, options) => watch(root, options) as unknown as WatchBackend);
+    this.createBackend = opts.createBackend ?? createChokidar;
     this.settle = new SettleQueue({
       settleMs: this.settleMs,
       maxSettleMs: this.maxSettleMs,
@@ -229,6 +231,7 @@ export class FolderWatcher {
   private chokidarIgnores(abs: string, stats?: Stats): boolean {
     const rel = toRelativePosix(this.root, abs);
     if (rel === undefined || rel === "") return false;
+    if (stats !== undefined && !stats.isDirectory()) return true; // files: raw events (see the class comment)
     return stats === undefined
       ? this.rules.ignoresEitherWay(rel)
       : this.rules.ignores(rel, stats.isDirectory());
@@ -504,6 +507,12 @@ export class FolderWatcher {
 }
 
 function noop(): void {}
+
+function createChokidar(root: string, options: ChokidarOptions): WatchBackend {
+  const w = watch(root, options);
+  paceDirectoryReads(w);
+  return w as unknown as WatchBackend;
+}
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

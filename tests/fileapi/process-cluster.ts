@@ -84,7 +84,7 @@ export class ProcessCluster {
       await n.proc.exited;
       live.delete(n.proc);
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.PICKBOX_KEEP_TEST_DATA) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

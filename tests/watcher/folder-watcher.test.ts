@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from
 import { EventEmitter } from "node:events";
 import {
   appendFileSync,
+  chmodSync,
   mkdirSync,
   readFileSync,
   renameSync,
@@ -14,6 +15,7 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { watch } from "chokidar";
 import { FolderWatcher, type WatchBackend, WatchRootMissingError } from "../../src/watcher/folder-watcher.ts";
 import {
   barrier,
@@ -125,6 +127,29 @@ describe("FolderWatcher: single changes", () => {
     watcher = await startWatcher(root, log);
     symlinkSync(p("real"), p("link"));
     expect((await log.event("link", "upsert")).isDir).toBe(false);
+  });
+  test("chokidar watches directories only; writes, chmods and new files still reach onEvents", async () => {
+    mkdirSync(p("sub"));
+    writeFileSync(p("a.txt"), "a");
+    writeFileSync(p("sub/b.txt"), "b");
+    let real: ReturnType<typeof watch> | undefined;
+    const createBackend = (dir: string, options: Parameters<typeof watch>[1]): WatchBackend => {
+      real = watch(dir, options);
+      return real as unknown as WatchBackend;
+    };
+    watcher = await startWatcher(root, log, { createBackend });
+    appendFileSync(p("a.txt"), "more");
+    await log.event("a.txt", "upsert");
+    chmodSync(p("sub/b.txt"), 0o600);
+    await log.event("sub/b.txt", "upsert");
+    mkdirSync(p("sub/new"));
+    writeFileSync(p("sub/new/c.txt"), "c");
+    await log.event("sub/new/c.txt", "upsert");
+    await log.until(() => Object.keys(real!.getWatched()).some((d) => d.endsWith("new")), "sub/new watched");
+    // No file anywhere is one of chokidar's watched entries: only the directories are.
+    const entries = Object.entries(real!.getWatched()).flatMap(([d, names]) => names.map((n) => join(d, n)));
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(statSync(e).isDirectory()).toBe(true);
   });
 });
 

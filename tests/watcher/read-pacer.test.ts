@@ -1,0 +1,183 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { watch } from "chokidar";
+import { DEFAULT_READ_PACING, type PacerTimers, paceDirectoryReads } from "../../src/watcher/read-pacer.ts";
+import { makeTempRoot, removeTempRoot } from "./watch-harness.ts";
+
+/** A clock that moves only when told; timers fire when it passes them. */
+class StepTimers implements PacerTimers {
+  t = 0;
+  private queue: { at: number; fn: () => void }[] = [];
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.queue.push({ at: this.t + ms, fn });
+    return undefined;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+    for (;;) {
+      const due = this.queue.filter((q) => q.at <= this.t).sort((a, b) => a.at - b.at)[0];
+      if (!due) return;
+      this.queue.splice(this.queue.indexOf(due), 1);
+      due.fn();
+    }
+  }
+  get pending(): number {
+    return this.queue.length;
+  }
+}
+
+/** Stands in for chokidar's handler: each read resolves when the test ends it. */
+function fakeWatcher() {
+  const reads: { args: unknown[]; end: () => void }[] = [];
+  const handler = {
+    _handleRead(...args: unknown[]): Promise<void> {
+      return new Promise<void>((resolve) => reads.push({ args, end: resolve }));
+    },
+  };
+  const watcher = { _nodeFsHandler: handler, closed: false };
+  return { watcher, handler, reads };
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+const PACING = { minGapMs: 20, maxGapMs: 100, gapPerReadMs: 2 };
+
+describe("paceDirectoryReads", () => {
+  test("a directory's first read runs at once", () => {
+    const { watcher, handler, reads } = fakeWatcher();
+    expect(paceDirectoryReads(watcher, PACING, new StepTimers())).toBe(true);
+    expect(handler._handleRead("/d", true)).toBeInstanceOf(Promise);
+    expect(reads.map((r) => r.args)).toEqual([["/d", true]]);
+  });
+
+  test("reads asked for during a read become one read after the pause, with the latest arguments", async () => {
+    const timers = new StepTimers();
+    const { watcher, handler, reads } = fakeWatcher();
+    paceDirectoryReads(watcher, PACING, timers);
+    handler._handleRead("/d", false, "first");
+    timers.advance(30); // the read takes 30 ms
+    expect(handler._handleRead("/d", false, "second")).toBeUndefined();
+    expect(handler._handleRead("/d", false, "third")).toBeUndefined();
+    expect(reads).toHaveLength(1);
+    reads[0]!.end();
+    await tick();
+    timers.advance(59); // pause = 2 x 30 ms
+    expect(reads).toHaveLength(1);
+    timers.advance(1);
+    expect(reads.map((r) => r.args[2])).toEqual(["first", "third"]);
+  });
+
+  test("the pause stays within min and max", async () => {
+    const timers = new StepTimers();
+    const { watcher, handler, reads } = fakeWatcher();
+    paceDirectoryReads(watcher, PACING, timers);
+    handler._handleRead("/d");
+    reads[0]!.end(); // instant read: the minimum applies
+    await tick();
+    handler._handleRead("/d");
+    timers.advance(19);
+    expect(reads).toHaveLength(1);
+    timers.advance(1);
+    expect(reads).toHaveLength(2);
+    timers.advance(500); // a slow read: the maximum applies
+    reads[1]!.end();
+    await tick();
+    handler._handleRead("/d");
+    timers.advance(99);
+    expect(reads).toHaveLength(2);
+    timers.advance(1);
+    expect(reads).toHaveLength(3);
+  });
+
+  test("a read asked for after the pause runs at once; other directories are independent", async () => {
+    const timers = new StepTimers();
+    const { watcher, handler, reads } = fakeWatcher();
+    paceDirectoryReads(watcher, PACING, timers);
+    handler._handleRead("/a");
+    handler._handleRead("/b");
+    expect(reads.map((r) => r.args[0])).toEqual(["/a", "/b"]);
+    reads[0]!.end();
+    await tick();
+    timers.advance(25);
+    expect(handler._handleRead("/a")).toBeInstanceOf(Promise);
+    expect(reads.map((r) => r.args[0])).toEqual(["/a", "/b", "/a"]);
+    expect(timers.pending).toBe(0);
+  });
+
+  test("a read deferred past close is dropped", async () => {
+    const timers = new StepTimers();
+    const { watcher, handler, reads } = fakeWatcher();
+    paceDirectoryReads(watcher, PACING, timers);
+    handler._handleRead("/d");
+    handler._handleRead("/d");
+    reads[0]!.end();
+    await tick();
+    watcher.closed = true;
+    timers.advance(1000);
+    expect(reads).toHaveLength(1);
+  });
+
+  test("changes nothing on an object without chokidar's read method", () => {
+    const other = { _nodeFsHandler: {} };
+    expect(paceDirectoryReads(other)).toBe(false);
+    expect(paceDirectoryReads(null)).toBe(false);
+  });
+
+  describe("on the installed chokidar", () => {
+    let root: string;
+    beforeEach(() => {
+      root = makeTempRoot();
+    });
+    afterEach(() => removeTempRoot(root));
+
+    test("in a burst of new files a directory is read again only after a pause, and every file is reported", async () => {
+      const w = watch(root, { ignoreInitial: true, atomic: false });
+      const handler = (w as unknown as { _nodeFsHandler: { _handleRead: (...a: unknown[]) => unknown } })
+        ._nodeFsHandler;
+      const inner = handler._handleRead;
+      const burstDir = join(root, "burst");
+      const spans: { start: number; end: number }[] = [];
+      handler._handleRead = function (this: unknown, ...a: unknown[]) {
+        const r = inner.apply(this, a);
+        if (r instanceof Promise && a[0] === burstDir) {
+          const span = { start: performance.now(), end: Number.POSITIVE_INFINITY };
+          spans.push(span);
+          r.finally(() => {
+            span.end = performance.now();
+          });
+        }
+        return r;
+      };
+      expect(paceDirectoryReads(w)).toBe(true); // fails if a chokidar upgrade renames its internals
+      try {
+        await new Promise<void>((r) => w.on("ready", () => r()));
+        mkdirSync(burstDir);
+        const added = new Set<string>();
+        const all = new Promise<void>((resolve) =>
+          w.on("add", (p: string) => {
+            added.add(p);
+            if (added.size === 500) resolve();
+          }),
+        );
+        // One file per turn of the event loop, so chokidar sees the events while the burst goes on.
+        for (let i = 0; i < 500; i++) {
+          writeFileSync(join(burstDir, `f${i}`), "x");
+          await new Promise((r) => setImmediate(r));
+        }
+        await all;
+        expect(spans.length).toBeGreaterThan(1);
+        // Unpaced, chokidar starts the next read the moment one ends (a gap of ~0 ms).
+        for (let i = 1; i < spans.length; i++) {
+          expect(spans[i]!.start - spans[i - 1]!.end).toBeGreaterThanOrEqual(
+            DEFAULT_READ_PACING.minGapMs - 1,
+          );
+        }
+      } finally {
+        await w.close();
+      }
+    });
+  });
+});
