@@ -59,10 +59,11 @@ const STAT_BATCH = 256;
  *
  * Signals: chokidar watches directories only (addDir/unlinkDir; it follows new subdirectories), and its
  * raw fs.watch events on each directory name the entry that was created, written, chmod'ed, renamed or
- * removed. chokidar does not watch files: a watch per file, an lstat and an `add` per new file, cost
- * about a third of a follower's CPU in a burst and told nothing the directory's raw events do not (and
- * chokidar throttles `change` to one per 50 ms with no trailing event). Every signal touches a per-path settle timer; when it settles the
- * path is lstat'ed, so kind and isDir describe the folder after the burst, not a guess from event order.
+ * removed. chokidar does not watch files: a watch, an lstat and an `add` per new file cost about a third
+ * of a follower's CPU in a burst and told nothing the directory's raw events do not (and chokidar
+ * throttles `change` to one per 50 ms with no trailing event). Its re-reads of a directory are paced
+ * (read-pacer.ts). Every signal touches a per-path settle timer; when it settles the path is lstat'ed,
+ * so kind and isDir describe the folder after the burst, not a guess from event order.
  * A directory seen for the first time is walked (twice: at once and after maxSettleMs) because chokidar
  * reads a new directory before it watches it, and files created in between would be missed. A periodic
  * full walk (onReconcile) is the backstop for everything else, including ENOSPC (watch limit).
