@@ -232,10 +232,9 @@ export class FolderWatcher {
   private chokidarIgnores(abs: string, stats?: Stats): boolean {
     const rel = toRelativePosix(this.root, abs);
     if (rel === undefined || rel === "") return false;
-    if (stats !== undefined && !stats.isDirectory()) return true; // files: raw events (see the class comment)
-    return stats === undefined
-      ? this.rules.ignoresEitherWay(rel)
-      : this.rules.ignores(rel, stats.isDirectory());
+    if (stats === undefined) return this.rules.ignoresEitherWay(rel);
+    // Files are left to raw events (see the class comment): chokidar gets directories only.
+    return !stats.isDirectory() || this.rules.ignores(rel, true);
   }
 
   private reportBackendError(err: unknown): void {

@@ -104,12 +104,8 @@ export function paceDirectoryReads(
       st.timer = false;
       const args = st.pending;
       st.pending = undefined;
-      if (!args || closed()) return;
-      if (st.running) {
-        st.pending = args;
-        return;
-      }
-      void start(key, st, args);
+      // Nothing else starts a read of this directory while the timer is set, so none is running.
+      if (args && !closed()) void start(key, st, args);
     }, wait);
   };
 
