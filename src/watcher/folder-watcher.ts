@@ -1,9 +1,9 @@
 import type { Stats } from "node:fs";
 import { lstat, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
-import { type ChokidarOptions, watch } from "chokidar";
+import { type ChokidarOptions, type FSWatcher, watch } from "chokidar";
 import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.ts";
-import { paceDirectoryReads } from "./read-pacer.ts";
+import { DEFAULT_READ_PACING, paceDirectoryReads, type ReadPacing } from "./read-pacer.ts";
 import { isSameOrBelow, joinRelative, toRelativePosix } from "./relative-path.ts";
 import { realTimers, type SettledPath, SettleQueue, type SettleTimers } from "./settle-queue.ts";
 import { walkFolder } from "./walk.ts";
@@ -20,6 +20,8 @@ export interface WatchBackend {
   // biome-ignore lint/suspicious/noExplicitAny: listener arguments differ per event, as in EventEmitter
   on(event: string, listener: (...args: any[]) => void): unknown;
   close(): Promise<void>;
+  /** Have the backend re-read `directory` (absolute) soon: a subdirectory appeared or went there. */
+  expediteRead?(directory: string): void;
 }
 
 export interface FolderWatcherOptions {
@@ -61,8 +63,9 @@ const STAT_BATCH = 256;
  * raw fs.watch events on each directory name the entry that was created, written, chmod'ed, renamed or
  * removed. chokidar does not watch files: a watch, an lstat and an `add` per new file cost about a third
  * of a follower's CPU in a burst and told nothing the directory's raw events do not (and chokidar
- * throttles `change` to one per 50 ms with no trailing event). Its re-reads of a directory are paced
- * (read-pacer.ts). Every signal touches a per-path settle timer; when it settles the path is lstat'ed,
+ * throttles `change` to one per 50 ms with no trailing event). Its re-reads of a directory are lazy;
+ * they are expedited when a subdirectory appears or goes (read-pacer.ts).
+ * Every signal touches a per-path settle timer; when it settles the path is lstat'ed,
  * so kind and isDir describe the folder after the burst, not a guess from event order.
  * A directory seen for the first time is walked (twice: at once and after maxSettleMs) because chokidar
  * reads a new directory before it watches it, and files created in between would be missed. A periodic
@@ -108,7 +111,7 @@ export class FolderWatcher {
     this.closedSignal = new Promise<void>((res) => {
       this.signalClosed = res;
     });
-    this.createBackend = opts.createBackend ?? createChokidar;
+    this.createBackend = opts.createBackend ?? ((root, options) => chokidarBackend(root, options));
     this.settle = new SettleQueue({
       settleMs: this.settleMs,
       maxSettleMs: this.maxSettleMs,
@@ -329,6 +332,8 @@ export class FolderWatcher {
     if (this.closed) return;
     const events: WatchEvent[] = [];
     const newDirs: string[] = [];
+    /** Parents of subdirectories that appeared or went: chokidar must re-read them (read-pacer.ts). */
+    const dirParents = new Set<string>();
     let anyRemove = false;
     batch.forEach(({ path, isDirHint }, i) => {
       const st = stats[i]!;
@@ -339,11 +344,15 @@ export class FolderWatcher {
         const isDir = isStats(st) ? st.isDirectory() : (isDirHint ?? this.knownDirs.has(path));
         if (this.rules.ignores(path, isDir)) return;
         if (isDir && (unswept || !this.knownDirs.has(path))) newDirs.push(path);
+        // A directory here, or a file where one was: chokidar must see it (cheap: directories are few).
+        if (isDir || this.knownDirs.has(path)) dirParents.add(parentOf(path));
         if (isDir) this.learnDir(path);
+        else if (this.knownDirs.has(path)) this.forgetDir(path); // a file holds a directory's name now
         events.push({ path, kind: "upsert", isDir });
       } else {
         const isDir = isDirHint ?? this.knownDirs.has(path);
         if (this.rules.ignores(path, isDir)) return;
+        if (isDir) dirParents.add(parentOf(path));
         this.forgetDir(path);
         anyRemove = true;
         events.push({ path, kind: "remove", isDir });
@@ -354,6 +363,9 @@ export class FolderWatcher {
       return;
     }
     if (this.closed) return;
+    for (const parent of dirParents) {
+      for (const b of this.liveBackends) b.expediteRead?.(join(this.root, parent));
+    }
     if (events.length > 0) this.emitEvents(events);
     if (newDirs.length > 0) this.sweepNewDirs(newDirs, true);
   }
@@ -508,10 +520,25 @@ export class FolderWatcher {
 
 function noop(): void {}
 
-function createChokidar(root: string, options: ChokidarOptions): WatchBackend {
+/** The default backend: chokidar with paced directory reads (exported for tests, which pass a pacing). */
+export function chokidarBackend(
+  root: string,
+  options: ChokidarOptions,
+  pacing: ReadPacing = DEFAULT_READ_PACING,
+): WatchBackend & { readonly chokidar: FSWatcher } {
   const w = watch(root, options);
-  paceDirectoryReads(w);
-  return w as unknown as WatchBackend;
+  const pacer = paceDirectoryReads(w, pacing);
+  return {
+    chokidar: w,
+    on: (event, listener) => w.on(event as never, listener),
+    close: () => w.close(),
+    expediteRead: (directory) => pacer?.expedite(directory),
+  };
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? "" : rel.slice(0, i);
 }
 
 function asError(err: unknown): Error {

@@ -16,7 +16,13 @@ import {
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { watch } from "chokidar";
-import { FolderWatcher, type WatchBackend, WatchRootMissingError } from "../../src/watcher/folder-watcher.ts";
+import {
+  chokidarBackend,
+  FolderWatcher,
+  type WatchBackend,
+  WatchRootMissingError,
+} from "../../src/watcher/folder-watcher.ts";
+import { DEFAULT_READ_PACING } from "../../src/watcher/read-pacer.ts";
 import {
   barrier,
   ManualTimers,
@@ -150,6 +156,47 @@ describe("FolderWatcher: single changes", () => {
     const entries = Object.entries(real!.getWatched()).flatMap(([d, names]) => names.map((n) => join(d, n)));
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) expect(statSync(e).isDirectory()).toBe(true);
+  });
+
+  test("chokidar re-reads a directory at once when a subdirectory appears or goes there, not for files", async () => {
+    mkdirSync(p("sub"));
+    let backend: ReturnType<typeof chokidarBackend> | undefined;
+    // Lazy reads never come within the test: chokidar learns of subdirectories only by expedited reads.
+    const pacing = { ...DEFAULT_READ_PACING, lazyDelayMs: 600_000 };
+    const reads: string[] = [];
+    watcher = await startWatcher(root, log, {
+      createBackend: (dir, options) => {
+        backend = chokidarBackend(dir, options, pacing);
+        // Every directory read of chokidar's, however it was started, lists the directory through this.
+        const fsw = backend.chokidar as unknown as { _readdirp: (d: string, ...rest: unknown[]) => unknown };
+        const readdirp = fsw._readdirp;
+        fsw._readdirp = function (this: unknown, d: string, ...rest: unknown[]) {
+          reads.push(d);
+          return readdirp.call(this, d, ...rest);
+        };
+        return backend;
+      },
+    });
+    const watched = () => Object.keys(backend!.chokidar.getWatched());
+    const readsOfSub = () => reads.filter((d) => d === p("sub")).length;
+    const before = readsOfSub();
+    for (let i = 0; i < 20; i++) writeFileSync(p(`sub/f${i}.txt`), "x");
+    await log.event("sub/f19.txt", "upsert");
+    mkdirSync(p("sub/new"));
+    await log.until(() => watched().includes(p("sub/new")), "sub/new watched");
+    expect(readsOfSub()).toBe(before + 1); // the files asked for no read; the directory did
+    // Written after chokidar watches it: reported from the new directory's own events.
+    writeFileSync(p("sub/new/c.txt"), "c");
+    await log.event("sub/new/c.txt", "upsert");
+    // Removed: chokidar forgets it, so the name made again is watched afresh (not a dead watch).
+    rmSync(p("sub/new"), { recursive: true });
+    await log.event("sub/new", "remove");
+    await log.until(() => !watched().includes(p("sub/new")), "sub/new forgotten");
+    mkdirSync(p("sub/new"));
+    await log.until(() => watched().includes(p("sub/new")), "sub/new watched again");
+    const from = log.events.length;
+    writeFileSync(p("sub/new/d.txt"), "d");
+    await log.event("sub/new/d.txt", "upsert", from);
   });
 });
 

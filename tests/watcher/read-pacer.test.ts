@@ -43,41 +43,42 @@ function fakeWatcher() {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
-const PACING = { minGapMs: 20, maxGapMs: 100, gapPerReadMs: 2 };
+const PACING = { lazyDelayMs: 1000, minGapMs: 20, maxGapMs: 100, gapPerReadMs: 2 };
 
 describe("paceDirectoryReads", () => {
   test("a directory's first read runs at once", () => {
     const { watcher, handler, reads } = fakeWatcher();
-    expect(paceDirectoryReads(watcher, PACING, new StepTimers())).toBe(true);
+    expect(paceDirectoryReads(watcher, PACING, new StepTimers())).not.toBeNull();
     expect(handler._handleRead("/d", true)).toBeInstanceOf(Promise);
     expect(reads.map((r) => r.args)).toEqual([["/d", true]]);
   });
 
-  test("reads asked for during a read become one read after the pause, with the latest arguments", async () => {
+  test("later reads wait the lazy delay from the first request and become one read with the latest arguments", async () => {
     const timers = new StepTimers();
     const { watcher, handler, reads } = fakeWatcher();
     paceDirectoryReads(watcher, PACING, timers);
     handler._handleRead("/d", false, "first");
-    timers.advance(30); // the read takes 30 ms
-    expect(handler._handleRead("/d", false, "second")).toBeUndefined();
-    expect(handler._handleRead("/d", false, "third")).toBeUndefined();
-    expect(reads).toHaveLength(1);
     reads[0]!.end();
     await tick();
-    timers.advance(59); // pause = 2 x 30 ms
+    timers.advance(5000); // long after the first read: still not at once
+    expect(handler._handleRead("/d", false, "second")).toBeUndefined();
+    timers.advance(400);
+    expect(handler._handleRead("/d", false, "third")).toBeUndefined();
+    timers.advance(599);
     expect(reads).toHaveLength(1);
     timers.advance(1);
     expect(reads.map((r) => r.args[2])).toEqual(["first", "third"]);
   });
 
-  test("the pause stays within min and max", async () => {
+  test("an expedited directory is read after the pause only, which stays within min and max", async () => {
     const timers = new StepTimers();
     const { watcher, handler, reads } = fakeWatcher();
-    paceDirectoryReads(watcher, PACING, timers);
+    const pacer = paceDirectoryReads(watcher, PACING, timers)!;
     handler._handleRead("/d");
-    reads[0]!.end(); // instant read: the minimum applies
+    reads[0]!.end(); // instant read: the minimum pause applies
     await tick();
     handler._handleRead("/d");
+    pacer.expedite("/d");
     timers.advance(19);
     expect(reads).toHaveLength(1);
     timers.advance(1);
@@ -86,25 +87,56 @@ describe("paceDirectoryReads", () => {
     reads[1]!.end();
     await tick();
     handler._handleRead("/d");
+    pacer.expedite("/d/"); // the same directory, spelt differently
     timers.advance(99);
     expect(reads).toHaveLength(2);
     timers.advance(1);
     expect(reads).toHaveLength(3);
   });
 
-  test("a read asked for after the pause runs at once; other directories are independent", async () => {
+  test("expedited before chokidar asks, or while a read runs: the next read follows the pause", async () => {
     const timers = new StepTimers();
     const { watcher, handler, reads } = fakeWatcher();
-    paceDirectoryReads(watcher, PACING, timers);
+    const pacer = paceDirectoryReads(watcher, PACING, timers)!;
+    handler._handleRead("/d");
+    pacer.expedite("/d"); // during the first read, nothing asked yet
+    timers.advance(10);
+    handler._handleRead("/d", "during");
+    reads[0]!.end();
+    await tick();
+    timers.advance(19); // pause = 2 x 10 ms, at least 20
+    expect(reads).toHaveLength(1);
+    timers.advance(1);
+    expect(reads.map((r) => r.args[1])).toEqual([undefined, "during"]);
+    reads[1]!.end();
+    await tick();
+    // The expedite was used up: the next request is lazy again.
+    handler._handleRead("/d", "lazy");
+    timers.advance(999);
+    expect(reads).toHaveLength(2);
+    timers.advance(1);
+    expect(reads).toHaveLength(3);
+  });
+
+  test("directories are independent; expediting one never read is a no-op", async () => {
+    const timers = new StepTimers();
+    const { watcher, handler, reads } = fakeWatcher();
+    const pacer = paceDirectoryReads(watcher, PACING, timers)!;
+    pacer.expedite("/never");
+    expect(timers.pending).toBe(0);
     handler._handleRead("/a");
     handler._handleRead("/b");
     expect(reads.map((r) => r.args[0])).toEqual(["/a", "/b"]);
     reads[0]!.end();
+    reads[1]!.end();
     await tick();
-    timers.advance(25);
-    expect(handler._handleRead("/a")).toBeInstanceOf(Promise);
+    handler._handleRead("/a");
+    handler._handleRead("/b");
+    pacer.expedite("/a");
+    timers.advance(20);
     expect(reads.map((r) => r.args[0])).toEqual(["/a", "/b", "/a"]);
-    expect(timers.pending).toBe(0);
+    timers.advance(980);
+    expect(reads.map((r) => r.args[0])).toEqual(["/a", "/b", "/a", "/b"]);
   });
 
   test("a read deferred past close is dropped", async () => {
@@ -116,14 +148,14 @@ describe("paceDirectoryReads", () => {
     reads[0]!.end();
     await tick();
     watcher.closed = true;
-    timers.advance(1000);
+    timers.advance(5000);
     expect(reads).toHaveLength(1);
   });
 
   test("changes nothing on an object without chokidar's read method", () => {
     const other = { _nodeFsHandler: {} };
-    expect(paceDirectoryReads(other)).toBe(false);
-    expect(paceDirectoryReads(null)).toBe(false);
+    expect(paceDirectoryReads(other)).toBeNull();
+    expect(paceDirectoryReads(null)).toBeNull();
   });
 
   describe("on the installed chokidar", () => {
@@ -151,7 +183,8 @@ describe("paceDirectoryReads", () => {
         }
         return r;
       };
-      expect(paceDirectoryReads(w)).toBe(true); // fails if a chokidar upgrade renames its internals
+      const pacing = { ...DEFAULT_READ_PACING, lazyDelayMs: 150, minGapMs: 100 };
+      expect(paceDirectoryReads(w, pacing)).not.toBeNull(); // null if a chokidar upgrade renames its internals
       try {
         await new Promise<void>((r) => w.on("ready", () => r()));
         mkdirSync(burstDir);
@@ -178,9 +211,7 @@ describe("paceDirectoryReads", () => {
         expect(spans.length).toBeGreaterThanOrEqual(5);
         // Unpaced, chokidar starts the next read the moment one ends (a gap of ~0 ms).
         for (let i = 1; i < spans.length; i++) {
-          expect(spans[i]!.start - spans[i - 1]!.end).toBeGreaterThanOrEqual(
-            DEFAULT_READ_PACING.minGapMs - 1,
-          );
+          expect(spans[i]!.start - spans[i - 1]!.end).toBeGreaterThanOrEqual(pacing.minGapMs - 1);
         }
       } finally {
         await w.close();
