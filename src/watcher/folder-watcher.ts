@@ -1,4 +1,4 @@
-import type { Stats } from "node:fs";
+import { lstatSync, type Stats } from "node:fs";
 import { lstat, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { type ChokidarOptions, type FSWatcher, watch } from "chokidar";
@@ -54,6 +54,9 @@ export class WatchRootMissingError extends Error {
 }
 
 const STAT_BATCH = 256;
+/** Batches up to this size are stat'ed synchronously (a burst's batches are larger: they stay async,
+ * so a slow disk does not hold up the event loop for long). */
+const SYNC_STAT_MAX = 64;
 
 /**
  * Detects which paths under a folder may have changed. It reports candidates, generously; a scanner
@@ -325,9 +328,14 @@ export class FolderWatcher {
     if (this.closed) return;
     if (batch.some((p) => p.path === IGNORE_FILE) && this.rules.reload()) this.onRulesChanged();
     const stats: (Stats | NodeJS.ErrnoException)[] = [];
-    for (let i = 0; i < batch.length; i += STAT_BATCH) {
-      const slice = batch.slice(i, i + STAT_BATCH);
-      stats.push(...(await Promise.all(slice.map((p) => lstat(join(this.root, p.path)).catch(asErrno)))));
+    if (batch.length <= SYNC_STAT_MAX) {
+      // A few synchronous lstats cost microseconds; a thread-pool round trip each costs more.
+      for (const p of batch) stats.push(lstatSyncOrErrno(join(this.root, p.path)));
+    } else {
+      for (let i = 0; i < batch.length; i += STAT_BATCH) {
+        const slice = batch.slice(i, i + STAT_BATCH);
+        stats.push(...(await Promise.all(slice.map((p) => lstat(join(this.root, p.path)).catch(asErrno)))));
+      }
     }
     if (this.closed) return;
     const events: WatchEvent[] = [];
@@ -547,6 +555,14 @@ function asError(err: unknown): Error {
 
 function isStats(x: Stats | NodeJS.ErrnoException): x is Stats {
   return typeof (x as Stats).isDirectory === "function";
+}
+
+function lstatSyncOrErrno(abs: string): Stats | NodeJS.ErrnoException {
+  try {
+    return lstatSync(abs);
+  } catch (err) {
+    return asErrno(err);
+  }
 }
 
 function asErrno(err: unknown): NodeJS.ErrnoException {
