@@ -74,7 +74,9 @@ interface DirState {
  * Paces chokidar's directory reads on `watcher` (a chokidar FSWatcher). A directory's first read runs
  * at once (chokidar awaits it before watching the directory). Later reads are deferred and merged into
  * one: by lazyDelayMs from the first request, or only by the pause after the last read when the
- * directory was expedited. Nothing is dropped but reads after close. Returns null, changing nothing,
+ * directory was expedited. Nothing is dropped but reads after close. A directory removed and made again
+ * keeps its state, so its next read is a later one: lazy, until a subdirectory turns up inside it and
+ * FolderWatcher expedites it (files in it need no read). Returns null, changing nothing,
  * when this chokidar does not have the internal read method (a test pins the installed version).
  */
 export function paceDirectoryReads(
