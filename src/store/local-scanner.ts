@@ -2,7 +2,7 @@
 // a stat equal to the one recorded at the last materialisation, or content equal to the index entry, is
 // an echo (our own apply, a touch, a no-op rescan) and is dropped. Nothing here writes the index except
 // the local stat of unchanged files; the FSM records everything else when the proposal commits.
-import { lstatSync } from "node:fs";
+import { lstatSync, type Stats } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { ChunkStore } from "./chunk-store.ts";
@@ -101,7 +101,7 @@ export class LocalScanner {
       throw e;
     }
     const entry = liveEntry(this.d.index.get(rel));
-    const st = await lstatOrNull(abs);
+    const st = lstatOrNull(abs);
     if (!st) {
       if (!entry) return null;
       if (entry.kind === "dir")
@@ -138,7 +138,7 @@ export class LocalScanner {
 
     if (st.size >= GROWTH_PROBE_MIN_BYTES && this.d.growthProbe) {
       await this.d.growthProbe();
-      const now = await lstatOrNull(abs);
+      const now = lstatOrNull(abs);
       if (!now || !sameStat(now, st)) {
         throw new ScanRaceError(`${rel} is still being written`);
       }
@@ -168,7 +168,7 @@ export class LocalScanner {
       if (size > st.size || size - checkedAt >= STORE_BATCH_BYTES) {
         this.d.onBulkBytes?.(size - checkedAt);
         checkedAt = size;
-        const now = await lstatOrNull(abs);
+        const now = lstatOrNull(abs);
         if (size > st.size || !now || now.size !== st.size || now.mtimeMs !== st.mtimeMs) {
           throw new ScanRaceError(`${rel} is still being written`);
         }
@@ -221,7 +221,7 @@ export class LocalScanner {
       hash = hasher!.digest("hex");
     }
 
-    const after = await lstatOrNull(abs);
+    const after = lstatOrNull(abs);
     if (!after?.isFile() || !sameStat(after, st)) {
       throw new ScanRaceError(`${rel} changed while it was scanned`);
     }
@@ -313,7 +313,7 @@ export class LocalScanner {
         seen.add(norm);
         const r = await this.scanQuietly(norm);
         if (r) out.push(r);
-        const st = await lstatOrNull(path.join(this.d.root, norm));
+        const st = lstatOrNull(path.join(this.d.root, norm));
         if (st?.isDirectory()) await visit(norm);
       }
     };
@@ -352,7 +352,7 @@ function wrap(command: LeafCommand): ScanResult {
  * lstat, null when nothing is there. Synchronous: a microsecond syscall on a local disk, against a
  * thread-pool round trip for the async call (two per scan, and every write on every node is scanned).
  */
-async function lstatOrNull(abs: string) {
+function lstatOrNull(abs: string): Stats | null {
   try {
     return lstatSync(abs);
   } catch (e) {
