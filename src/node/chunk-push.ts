@@ -5,6 +5,7 @@
 import type { Chunk } from "../store/chunker.ts";
 import type { ChunkSink } from "../store/local-scanner.ts";
 import type { PeerRequest } from "./peer-rpc.ts";
+import type { PushedChunks } from "./pushed-chunks.ts";
 import type { TransferProgress, TransferProgressOptions } from "./transfer-progress.ts";
 
 export interface PushMembers {
@@ -25,6 +26,8 @@ export interface ChunkPushDeps {
   startProgress: (
     o: Pick<TransferProgressOptions, "direction" | "path" | "files" | "peers" | "chunksTotal" | "bytesTotal">,
   ) => TransferProgress;
+  /** Chunks peers took in earlier pushes: not sent again, only confirmed at the end (see PushedChunks). */
+  pushed?: PushedChunks;
   /** Bulk bytes sent (the node paces garbage collection by them). */
   onBytes?: (n: number) => void;
   onPeerFailed?: (peer: string, err: unknown) => void;
@@ -38,6 +41,8 @@ export class ChunkPush implements ChunkSink {
   private readonly selfVotes: number;
   private readonly failed = new Set<string>();
   private readonly sent = new Set<string>();
+  /** Chunks not sent because every peer took them in an earlier push; each peer confirms them in finish. */
+  private readonly carried = new Set<string>();
   private readonly files = new Map<string, number>();
   private batch: Chunk[] = [];
   private batchBytes = 0;
@@ -66,10 +71,10 @@ export class ChunkPush implements ChunkSink {
    * (this node included) hold everything.
    */
   async finish(hashes: string[], paths: string[] = []): Promise<void> {
-    const rest = [...new Set(hashes)].filter((h) => !this.sent.has(h));
+    const rest = [...new Set(hashes)].filter((h) => !this.sent.has(h) && !this.carried.has(h));
     try {
       let peersDurable: Promise<unknown> = Promise.resolve();
-      if (this.others.length > 0 && (rest.length > 0 || this.sent.size > 0)) {
+      if (this.others.length > 0 && (rest.length > 0 || this.sent.size > 0 || this.carried.size > 0)) {
         const restBytes = rest.reduce((n, h) => {
           const size = this.d.sizeOf(h);
           if (size === null) throw new Error(`chunk ${h} vanished before it was pushed`);
@@ -86,12 +91,11 @@ export class ChunkPush implements ChunkSink {
         while (this.inFlight.length > 0) await this.inFlight.shift();
         this.throwIfFailed();
         // One fsync per peer for the whole push, not one per batch.
-        peersDurable = Promise.all(
-          this.healthy().map((id) => this.ask(id, { t: "putChunks", chunks: [], durable: true })),
-        );
+        peersDurable = Promise.all(this.healthy().map((id) => this.makeDurable(id)));
       }
       // This node's vote counts once its own copy is on disk too; its fsync runs beside the peers'.
       await Promise.all([peersDurable, this.d.syncOwn()]);
+      this.progress?.setPeers(this.healthy()); // without any peer its durable request dropped
       this.checkQuorum();
     } catch (err) {
       this.abort(err);
@@ -110,7 +114,12 @@ export class ChunkPush implements ChunkSink {
 
   private async take(c: Chunk): Promise<void> {
     if (this.error) throw this.error;
-    if (this.sent.has(c.hash) || this.others.length === 0) return;
+    if (this.sent.has(c.hash) || this.carried.has(c.hash) || this.others.length === 0) return;
+    const to = this.healthy();
+    if (to.length > 0 && this.d.pushed?.heldByAll(c.hash, to)) {
+      this.carried.add(c.hash);
+      return;
+    }
     this.sent.add(c.hash);
     this.batch.push(c);
     this.batchBytes += c.data.length;
@@ -152,7 +161,13 @@ export class ChunkPush implements ChunkSink {
   private async send(b: Chunk[], bytes: number): Promise<void> {
     // Stored without fsync: the last request of the push makes everything durable at once.
     await Promise.all(
-      this.healthy().map((id) => this.ask(id, { t: "putChunks", chunks: b, durable: false })),
+      this.healthy().map(async (id) => {
+        // Noted before the reply: a rescan right after this push failed need not wait for it. Safe because
+        // whoever relies on it names the chunk in its durable request, which the peer answers after this.
+        for (const c of b) this.d.pushed?.note(c.hash, id);
+        if ((await this.ask(id, { t: "putChunks", chunks: b, durable: false })) !== FAILED) return;
+        for (const c of b) this.d.pushed?.forget(c.hash, id);
+      }),
     );
     this.checkQuorum();
     this.progress?.setPeers(this.healthy());
@@ -160,17 +175,75 @@ export class ChunkPush implements ChunkSink {
     this.d.onBytes?.(bytes);
   }
 
-  /** A peer that fails is dropped from the push (it fetches at apply time); the quorum check decides. */
-  private async ask(id: string, req: PeerRequest): Promise<void> {
-    if (this.failed.has(id)) return;
+  /**
+   * The push's last request to a peer: fsync everything it stored. The carried chunks (taken in an earlier
+   * push) are named, and the peer answers with those it does not hold (it restarted, or collected them):
+   * they are sent once more, durably. A peer that still lacks some after that is dropped from the push.
+   */
+  private async makeDurable(id: string): Promise<void> {
+    const expect = [...this.carried];
+    const reply = await this.ask(
+      id,
+      expect.length > 0
+        ? { t: "putChunks", chunks: [], durable: true, expect }
+        : { t: "putChunks", chunks: [], durable: true },
+    );
+    if (reply === FAILED || expect.length === 0) return;
+    const missing = missingOf(reply);
+    if (missing.length === 0) return;
+    for (const h of missing) this.d.pushed?.forget(h, id);
+    let batch: Chunk[] = [];
+    let bytes = 0;
+    const sendBatch = async (): Promise<boolean> => {
+      const b = batch;
+      batch = [];
+      bytes = 0;
+      const r = await this.ask(id, {
+        t: "putChunks",
+        chunks: b,
+        durable: true,
+        expect: b.map((c) => c.hash),
+      });
+      if (r === FAILED) return false;
+      if (missingOf(r).length === 0) {
+        for (const c of b) this.d.pushed?.note(c.hash, id);
+        return true;
+      }
+      this.dropPeer(id, new Error("peer still lacks chunks it was just sent"));
+      return false;
+    };
+    const asked = new Set(expect);
+    for (const h of missing) {
+      if (!asked.has(h)) continue; // it may only name chunks it was asked about
+      const data = await this.d.read(h);
+      if (!data) throw new Error(`chunk ${h} vanished before it was pushed`);
+      batch.push({ hash: h, data });
+      bytes += data.length;
+      if (bytes >= this.d.batchBytes && !(await sendBatch())) return;
+    }
+    if (batch.length > 0) await sendBatch();
+  }
+
+  /**
+   * A peer that fails is dropped from the push (it fetches at apply time); the quorum check decides.
+   * Returns the peer's reply, or FAILED.
+   */
+  private async ask(id: string, req: PeerRequest): Promise<unknown> {
+    if (this.failed.has(id)) return FAILED;
     try {
       const address = this.d.members.addresses[id];
       if (!address) throw new Error(`no address for ${id}`);
-      await this.d.request(address, req);
+      return await this.d.request(address, req);
     } catch (err) {
-      this.failed.add(id);
-      this.d.onPeerFailed?.(id, err);
+      this.dropPeer(id, err);
+      return FAILED;
     }
+  }
+
+  private dropPeer(id: string, err: unknown): void {
+    if (this.failed.has(id)) return;
+    this.failed.add(id);
+    this.d.onPeerFailed?.(id, err);
   }
 
   private healthy(): string[] {
@@ -187,4 +260,12 @@ export class ChunkPush implements ChunkSink {
   private throwIfFailed(): void {
     if (this.error) throw this.error;
   }
+}
+
+const FAILED = Symbol("failed");
+
+/** The chunks a durable putChunks reply says the peer lacks (`true`, from a peer that lacks none). */
+function missingOf(reply: unknown): string[] {
+  const m = (reply as { missing?: unknown } | null)?.missing;
+  return Array.isArray(m) ? m.filter((h): h is string => typeof h === "string") : [];
 }

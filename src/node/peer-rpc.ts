@@ -8,8 +8,10 @@ import type { Chunk } from "../store/chunker.ts";
 export type PeerRequest =
   | { t: "propose"; data: Uint8Array }
   /** durable (the default): on reply, these chunks and every one stored before are on disk. False: stored
-   * without fsync; a push sends its batches so and ends with an empty durable request (one fsync). */
-  | { t: "putChunks"; chunks: Chunk[]; durable?: boolean }
+   * without fsync; a push sends its batches so and ends with an empty durable request (one fsync).
+   * `expect` (durable only): chunks the sender believes this node holds; the reply is `{ missing }`,
+   * those of them it does not hold (after the fsync), or `true` when it holds them all. */
+  | { t: "putChunks"; chunks: Chunk[]; durable?: boolean; expect?: string[] }
   | { t: "getChunks"; hashes: string[] }
   | { t: "addMember"; id: string; address: string; learner: boolean }
   | { t: "removeMember"; id: string }

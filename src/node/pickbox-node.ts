@@ -30,6 +30,7 @@ import { NodeAdminHandler } from "./node-admin-handler.ts";
 import { NodeEvents } from "./node-events.ts";
 import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
 import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
+import { PushedChunks } from "./pushed-chunks.ts";
 import { TransferProgress, type TransferProgressOptions } from "./transfer-progress.ts";
 
 /** Chunks asked for in one request: at most 64 x 256 KiB (the chunker's maximum) = 16 MiB per reply. */
@@ -111,6 +112,8 @@ export class PickboxNode {
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
   private readonly gcPacer = new GcPacer(GC_PACING);
+  /** Chunks peers took from this node's recent pushes (a rescan does not ship them again). */
+  private readonly pushedChunks = new PushedChunks();
   private readonly fileHasher = new FileHasher({
     onWorkerFailed: (err) =>
       this.log.warn(
@@ -383,11 +386,15 @@ export class PickboxNode {
     switch (req.t) {
       case "propose":
         return this.forwarder.serve(req.data);
-      case "putChunks":
+      case "putChunks": {
         if (req.chunks.length > 0) await this.chunks.putMany(req.chunks, { durable: false });
         if (req.durable !== false) await this.chunks.sync();
         this.gcPacer.note(req.chunks.reduce((n, c) => n + c.data.length, 0));
-        return true;
+        if (req.durable === false || !Array.isArray(req.expect)) return true;
+        // Checked after the fsync: what is here now is on disk.
+        const missing = req.expect.filter((h) => typeof h !== "string" || !this.chunks.has(h));
+        return missing.length > 0 ? { missing } : true;
+      }
       case "getChunks": {
         // At most ~32 MiB per reply (whatever a peer asks for): the asker loops for the rest.
         const found: Chunk[] = [];
@@ -492,6 +499,7 @@ export class PickboxNode {
         this.log.debug({ to: id, err: String(err) }, "chunk push failed (peer will fetch at apply)"),
       batchBytes: PUSH_BATCH_BYTES,
       window: PUSH_WINDOW,
+      pushed: this.pushedChunks,
     });
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ChunkPush, type ChunkPushDeps } from "../../src/node/chunk-push.ts";
 import type { TransferEvent } from "../../src/node/node-events.ts";
 import type { PeerRequest } from "../../src/node/peer-rpc.ts";
+import { PushedChunks } from "../../src/node/pushed-chunks.ts";
 import { TransferProgress } from "../../src/node/transfer-progress.ts";
 import type { Chunk } from "../../src/store/chunker.ts";
 
@@ -15,6 +16,8 @@ interface Sent {
   to: string;
   hashes: string[];
   durable: boolean | undefined;
+  /** Only when the request named chunks the peer should hold. */
+  expect?: string[];
 }
 
 /** A push from node1 to node2 and node3 (three voters); requests are answered when `answer` says so. */
@@ -25,6 +28,9 @@ function harness(
     stored?: Chunk[];
     syncOwn?: () => Promise<void>;
     durableWaitsFor?: Promise<void>;
+    pushed?: PushedChunks;
+    /** Per peer: chunks it does not hold, though the origin's record says it took them (it restarted). */
+    lost?: Record<string, string[]>;
   } = {},
 ) {
   const sent: Sent[] = [];
@@ -43,11 +49,20 @@ function harness(
     request: async (address, req: PeerRequest) => {
       if (req.t !== "putChunks") throw new Error("unexpected request");
       const to = address === "a2" ? "node2" : "node3";
-      sent.push({ to, hashes: req.chunks.map((c) => c.hash), durable: req.durable });
+      sent.push({
+        to,
+        hashes: req.chunks.map((c) => c.hash),
+        durable: req.durable,
+        ...(req.expect ? { expect: req.expect } : {}),
+      });
       if (o.failing?.includes(to)) throw new Error(`${to} is down`);
       if (o.hold && req.chunks.length > 0) await new Promise<void>((r) => held.push(r));
       if (req.durable) await o.durableWaitsFor;
-      return true;
+      const lost = o.lost?.[to] ?? [];
+      // A lost chunk stays missing until this peer is sent it again.
+      for (const c of req.chunks) if (lost.includes(c.hash)) lost.splice(lost.indexOf(c.hash), 1);
+      const missing = (req.expect ?? []).filter((h) => lost.includes(h));
+      return missing.length > 0 ? { missing } : true;
     },
     read: async (h) => {
       reads.push(h);
@@ -68,8 +83,17 @@ function harness(
       }),
     batchBytes: 100 * KiB,
     window: 2,
+    ...(o.pushed ? { pushed: o.pushed } : {}),
   };
-  return { push: new ChunkPush(deps), sent, held, events, reads, ownSyncs: () => ownSyncs };
+  return {
+    push: new ChunkPush(deps),
+    next: () => new ChunkPush(deps), // another push of the same node (the rescan after a failed scan)
+    sent,
+    held,
+    events,
+    reads,
+    ownSyncs: () => ownSyncs,
+  };
 }
 
 describe("ChunkPush", () => {
@@ -187,5 +211,79 @@ describe("ChunkPush", () => {
     expect(ends).toHaveLength(1);
     expect(ends[0]).toMatchObject({ state: "failed", error: "growing.bin is still being written" });
     expect(h.sent.every((s) => s.durable === false)).toBe(true);
+  });
+
+  test("a rescan does not ship again what the failed scan's push delivered; its durable request names it", async () => {
+    const pushed = new PushedChunks();
+    const h = harness({ pushed, stored: [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)] });
+    // The first scan pushed c1 and c2, then found the file had changed under it.
+    await h.push.add("big.bin", 3 * 1024 * KiB, [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)]);
+    h.push.abort(new Error("big.bin changed while it was scanned"));
+    await Bun.sleep(0);
+    expect(h.sent).toHaveLength(2);
+    // The rescan reads the same first chunks and a new last one.
+    const again = h.next();
+    await again.add("big.bin", 3 * 1024 * KiB, [
+      chunk("c1", 60 * KiB),
+      chunk("c2", 60 * KiB),
+      chunk("c3", 110 * KiB),
+    ]);
+    await again.finish(["c1", "c2", "c3"], ["big.bin"]);
+    expect(h.sent.slice(2)).toEqual([
+      { to: "node2", hashes: ["c3"], durable: false },
+      { to: "node3", hashes: ["c3"], durable: false },
+      { to: "node2", hashes: [], durable: true, expect: ["c1", "c2"] },
+      { to: "node3", hashes: [], durable: true, expect: ["c1", "c2"] },
+    ]);
+    expect(h.reads).toEqual([]);
+  });
+
+  test("a peer that no longer holds a carried chunk says so and is sent it again, durably", async () => {
+    const pushed = new PushedChunks();
+    const lost: Record<string, string[]> = {};
+    const h = harness({ pushed, stored: [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)], lost });
+    await h.push.add("big.bin", 1024 * KiB, [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)]);
+    h.push.abort(new Error("changed"));
+    await Bun.sleep(0);
+    lost.node3 = ["c2"]; // node3 restarted before its copy of c2 was synced
+    const again = h.next();
+    await again.add("big.bin", 1024 * KiB, [chunk("c1", 60 * KiB), chunk("c2", 60 * KiB)]);
+    await again.finish(["c1", "c2"], ["big.bin"]);
+    expect(h.sent.slice(2)).toEqual([
+      { to: "node2", hashes: [], durable: true, expect: ["c1", "c2"] },
+      { to: "node3", hashes: [], durable: true, expect: ["c1", "c2"] },
+      { to: "node3", hashes: ["c2"], durable: true, expect: ["c2"] },
+    ]);
+    expect(h.reads).toEqual(["c2"]);
+    // The record is corrected: the next push sends c2 to node3 again rather than assume it.
+    expect(pushed.heldByAll("c2", ["node3"])).toBe(true); // it was just sent and confirmed
+    expect(pushed.heldByAll("c1", ["node2", "node3"])).toBe(true);
+  });
+
+  test("a chunk only some peers took goes to every peer again", async () => {
+    const pushed = new PushedChunks();
+    pushed.note("c1", "node2");
+    const h = harness({ pushed });
+    await h.push.add("f", 1, [chunk("c1", 120 * KiB)]);
+    expect(h.sent.map((s) => s.to)).toEqual(["node2", "node3"]);
+    await h.push.finish(["c1"], ["f"]);
+    expect(h.sent.filter((s) => s.durable).every((s) => s.expect === undefined)).toBe(true);
+  });
+
+  test("a peer that still lacks chunks after they were sent again is dropped from the push", async () => {
+    const pushed = new PushedChunks();
+    for (const p of ["node2", "node3"]) pushed.note("c1", p);
+    const h = harness({ pushed, stored: [chunk("c1", 60 * KiB), chunk("c2", 120 * KiB)] });
+    // node3 answers every expect with "missing", whatever it is sent: it must not count for the quorum.
+    const deps = (h.push as unknown as { d: ChunkPushDeps }).d;
+    const inner = deps.request;
+    deps.request = async (address, req) => {
+      const r = await inner(address, req);
+      return address === "a3" && req.t === "putChunks" && req.expect ? { missing: req.expect } : r;
+    };
+    await h.push.add("f", 3 * 1024 * KiB, [chunk("c1", 60 * KiB), chunk("c2", 120 * KiB)]);
+    await h.push.finish(["c1", "c2"], ["f"]);
+    expect(h.sent.filter((s) => s.to === "node3").map((s) => s.hashes)).toEqual([["c2"], [], ["c1"]]);
+    expect(h.events.at(-1)).toMatchObject({ state: "done", peers: ["node2"] });
   });
 });
