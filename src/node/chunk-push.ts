@@ -71,7 +71,10 @@ export class ChunkPush implements ChunkSink {
    * (this node included) hold everything.
    */
   async finish(hashes: string[], paths: string[] = []): Promise<void> {
-    const rest = [...new Set(hashes)].filter((h) => !this.sent.has(h) && !this.carried.has(h));
+    // Chunks every peer already took are not read from the store only to be skipped.
+    const rest = [...new Set(hashes)].filter(
+      (h) => !this.sent.has(h) && !this.carried.has(h) && !this.carries(h),
+    );
     try {
       let peersDurable: Promise<unknown> = Promise.resolve();
       if (this.others.length > 0 && (rest.length > 0 || this.sent.size > 0 || this.carried.size > 0)) {
@@ -115,15 +118,20 @@ export class ChunkPush implements ChunkSink {
   private async take(c: Chunk): Promise<void> {
     if (this.error) throw this.error;
     if (this.sent.has(c.hash) || this.carried.has(c.hash) || this.others.length === 0) return;
-    const to = this.healthy();
-    if (to.length > 0 && this.d.pushed?.heldByAll(c.hash, to)) {
-      this.carried.add(c.hash);
-      return;
-    }
+    if (this.carries(c.hash)) return;
     this.sent.add(c.hash);
     this.batch.push(c);
     this.batchBytes += c.data.length;
     if (this.batchBytes >= this.d.batchBytes) await this.flush();
+  }
+
+  /** Whether every peer took `hash` in an earlier push: then it is only named at the end (carried). */
+  private carries(hash: string): boolean {
+    if (!this.d.pushed) return false;
+    const to = this.healthy();
+    if (to.length === 0 || !this.d.pushed.heldByAll(hash, to)) return false;
+    this.carried.add(hash);
+    return true;
   }
 
   private startProgress(paths: string[], extraChunks: number, extraBytes: number): void {
