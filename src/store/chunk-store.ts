@@ -4,7 +4,9 @@
 //   costs far less than a file to create (each creation is a journal round of the file system);
 // - larger chunks are appended to pack files (<dir>/packs/p-<n>.pack) and located by cs_packed rows:
 //   storing 8 MiB of chunks is one append and one fdatasync, not a hundred files to create and sync.
-//   Bulk bytes stay out of the FULL-sync sqlite log (design.md's measurements).
+//   Bulk bytes stay out of the FULL-sync sqlite log (design.md's measurements). Packs are written and
+//   read with direct I/O where the file system allows (direct-io.ts): bulk bytes pass through the page
+//   cache nowhere, which on this kind of VM is most of what storing them would cost.
 //
 // A durable putMany (the default) resolves once the bytes are on disk (pack fdatasync, then the rows in a
 // FULL commit). putMany(chunks, { durable: false }) is for bytes already durable elsewhere (inline in the
@@ -20,7 +22,6 @@ import {
   fdatasyncSync,
   fstatSync,
   mkdirSync,
-  openSync,
   readdirSync,
   readFileSync,
   readSync,
@@ -31,7 +32,9 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
+import { AlignedAppender } from "./aligned-appender.ts";
 import { type Chunk, sha256Hex } from "./chunker.ts";
+import { alignDown, alignUp, openDirect, readDirect } from "./direct-io.ts";
 
 export interface ChunkStoreOptions {
   /** The node's database (tables cs_small and cs_packed live there). */
@@ -44,6 +47,8 @@ export interface ChunkStoreOptions {
   packBytes?: number;
   /** fdatasync in the thread pool (node:fs's); a seam so tests can see when packs are synced. */
   fdatasync?: (fd: number, done: (err: Error | null) => void) => void;
+  /** Write and read packs with O_DIRECT where the file system supports it (default true). */
+  directIo?: boolean;
 }
 
 export interface PutOptions {
@@ -89,6 +94,10 @@ interface Located {
 interface Pack {
   /** Open file descriptor, or null while closed (see MAX_OPEN_PACKS). */
   fd: number | null;
+  /** The descriptor was opened with O_DIRECT. */
+  direct: boolean;
+  /** Bytes appended through a direct descriptor gather here (the pack appended to, until synced). */
+  appender: AlignedAppender | null;
   size: number;
   live: number;
   /** Appended to since its last fdatasync. */
@@ -124,6 +133,7 @@ export class ChunkStore {
   private readonly smallBytes: number;
   private readonly packLimit: number;
   private readonly fdatasync: NonNullable<ChunkStoreOptions["fdatasync"]>;
+  private readonly directIo: boolean;
   private readonly small = new Map<string, number>(); // hash -> bytes
   private readonly packed = new Map<string, Located>();
   private readonly packs = new Map<number, Pack>();
@@ -141,6 +151,7 @@ export class ChunkStore {
     this.smallBytes = opts.smallChunkBytes ?? DEFAULT_SMALL_CHUNK_BYTES;
     this.packLimit = opts.packBytes ?? DEFAULT_PACK_BYTES;
     this.fdatasync = opts.fdatasync ?? fdatasync;
+    this.directIo = opts.directIo ?? true;
     mkdirSync(this.packDir, { recursive: true });
     this.q = prepare(this.db);
     this.load();
@@ -180,12 +191,8 @@ export class ChunkStore {
     return null;
   }
 
-  /**
-   * The stored bytes of `hash` without checking them against it (null when missing or cut short). Only
-   * for comparisons, as the delta scan makes: bytes found equal to these are those of `hash` unless the
-   * store rotted and the compared bytes rotted exactly alike.
-   */
-  readUnchecked(hash: string): Uint8Array | null {
+  /** The stored bytes of `hash`, not yet checked against it (null when missing or cut short). */
+  private readUnchecked(hash: string): Uint8Array | null {
     if (!isChunkHash(hash) || !this.has(hash)) return null;
     let data: Uint8Array | null = null;
     if (this.small.has(hash)) {
@@ -195,8 +202,8 @@ export class ChunkStore {
       const at = this.packed.get(hash)!;
       const pack = this.packs.get(at.pack);
       if (pack && at.off + at.len <= pack.size) {
-        const buf = new Uint8Array(at.len);
-        data = this.readPack(at.pack, pack, buf, at.len, at.off) === at.len ? buf : null;
+        const read = this.readPack(at.pack, pack, at.off, at.len);
+        data = read.length === at.len ? read : null;
       }
     }
     return data;
@@ -206,42 +213,67 @@ export class ChunkStore {
    * Reads the chunks `hashes[from..]` that lie back to back in one pack, as many as fit, into `buf` with
    * one read, each verified as get() verifies it: a file's chunks arrive in order, so a large file is
    * mostly one run, read without a fresh buffer per chunk. Stops before the first chunk that is not
-   * packed right after the previous one, does not fit or fails its check (0 chunks: use get()).
+   * packed right after the previous one, does not fit or fails its check (0 chunks: use get()). `data`
+   * views the run's bytes inside `buf`, which must come from alignedBuffer() (a direct read needs an
+   * aligned buffer, and room for the aligned blocks around the run: see runFits).
    */
-  readRun(hashes: readonly string[], from: number, buf: Uint8Array): { chunks: number; bytes: number } {
+  readRun(
+    hashes: readonly string[],
+    from: number,
+    buf: Uint8Array,
+  ): { chunks: number; bytes: number; data: Uint8Array } {
+    const none = { chunks: 0, bytes: 0, data: buf.subarray(0, 0) };
     const first =
       from < hashes.length && this.has(hashes[from]!) ? this.packed.get(hashes[from]!) : undefined;
     const pack = first && this.packs.get(first.pack);
-    if (!first || !pack) return { chunks: 0, bytes: 0 };
+    if (!first || !pack) return none;
+    this.fdOf(first.pack, pack); // (whether reads are direct is known once it is open)
+    const direct = pack.direct;
     const run: Located[] = [];
     let end = first.off;
     for (let i = from; i < hashes.length; i++) {
       const at = this.has(hashes[i]!) ? this.packed.get(hashes[i]!) : undefined;
-      if (!at || at.pack !== first.pack || at.off !== end || at.off + at.len - first.off > buf.length) break;
+      if (!at || at.pack !== first.pack || at.off !== end) break;
+      if (!runFits(first.off, at.off + at.len, buf.length, direct)) break;
       run.push(at);
       end = at.off + at.len;
     }
-    const got = this.readPack(first.pack, pack, buf, Math.min(end, pack.size) - first.off, first.off);
+    if (run.length === 0) return none;
+    const read = this.readPack(first.pack, pack, first.off, Math.min(end, pack.size) - first.off, buf);
     let chunks = 0;
     for (const at of run) {
       const rel = at.off - first.off;
-      if (rel + at.len > got) break;
-      if (!at.checked && sha256Hex(buf.subarray(rel, rel + at.len)) !== hashes[from + chunks]) break;
+      if (rel + at.len > read.length) break;
+      if (!at.checked && sha256Hex(read.subarray(rel, rel + at.len)) !== hashes[from + chunks]) break;
       chunks++;
     }
     const last = run[chunks - 1];
-    return { chunks, bytes: last ? last.off + last.len - first.off : 0 };
+    const bytes = last ? last.off + last.len - first.off : 0;
+    return { chunks, bytes, data: read.subarray(0, bytes) };
   }
 
-  /** Reads `len` bytes at `off` of pack `n` into the start of `buf`; fewer only where the pack ends. */
-  private readPack(n: number, pack: Pack, buf: Uint8Array, len: number, off: number): number {
+  /**
+   * The `len` bytes at `off` of pack `n` (fewer only where the pack ends), read into `buf` when given
+   * (see readRun) or else a fresh buffer; the result views them.
+   */
+  private readPack(n: number, pack: Pack, off: number, len: number, buf?: Uint8Array): Uint8Array {
+    const fd = this.fdOf(n, pack);
+    if (pack.direct) {
+      const { data, got } = readDirect(fd, off, len, buf);
+      // The last bytes appended may still be only in the appender's buffer.
+      const have = pack.appender ? Math.min(len, Math.max(got, pack.appender.end - off)) : got;
+      const out = data.subarray(0, have);
+      pack.appender?.overlay(out, off);
+      return out;
+    }
+    const into = buf ?? new Uint8Array(len);
     let got = 0;
     while (got < len) {
-      const read = readSync(this.fdOf(n, pack), buf, got, len - got, off + got);
+      const read = readSync(fd, into, got, len - got, off + got);
       if (read === 0) break;
       got += read;
     }
-    return got;
+    return into.subarray(0, got);
   }
 
   /** Where a packed chunk's bytes are (for tools and tests); null for rows and missing chunks. */
@@ -282,6 +314,8 @@ export class ChunkStore {
       else if (data.length <= this.smallBytes) rows.push([hash, data]);
       else appended.push([hash, this.append(data)]);
     }
+    // In the file before anything else runs: a process that dies now loses no appended bytes.
+    this.flushAppends();
     // (A batch of only large new chunks has no row to write yet: no empty transaction.)
     if (rows.length + touched.length > 0)
       this.commitRows(durable, () => {
@@ -405,6 +439,7 @@ export class ChunkStore {
 
   /** Closes the pack files (the store is unusable afterwards). */
   close(): void {
+    this.flushAppends();
     for (const p of this.packs.values()) if (p.fd !== null) closeSync(p.fd);
     this.packs.clear();
     this.openOrder.clear();
@@ -424,9 +459,14 @@ export class ChunkStore {
       pack = this.createPack(this.current);
     }
     const off = pack.size;
-    let done = 0;
     const fd = this.fdOf(this.current, pack);
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done, off + done);
+    if (pack.direct) {
+      pack.appender ??= new AlignedAppender(fd, off);
+      pack.appender.append(data);
+    } else {
+      let done = 0;
+      while (done < data.length) done += writeSync(fd, data, done, data.length - done, off + done);
+    }
     pack.size += data.length;
     pack.dirty = true;
     pack.unsynced += data.length;
@@ -435,8 +475,16 @@ export class ChunkStore {
     return { pack: this.current, off, len: data.length, checked: true };
   }
 
+  /** Puts the bytes appenders still hold into their packs (not synced). */
+  private flushAppends(): void {
+    for (const p of this.packs.values()) p.appender?.flush();
+  }
+
   private createPack(n: number): Pack {
-    const pack: Pack = { fd: null, size: 0, live: 0, dirty: true, unsynced: 0, syncing: 0, lastSync: null };
+    const pack: Pack = {
+      ...closedPack(0),
+      dirty: true,
+    };
     this.packs.set(n, pack);
     pack.size = fstatSync(this.fdOf(n, pack)).size;
     return pack;
@@ -452,7 +500,7 @@ export class ChunkStore {
     } catch {
       return null;
     }
-    const pack: Pack = { fd: null, size, live: 0, dirty: false, unsynced: 0, syncing: 0, lastSync: null };
+    const pack = closedPack(size);
     this.packs.set(n, pack);
     return pack;
   }
@@ -468,7 +516,9 @@ export class ChunkStore {
       return pack.fd;
     }
     // Not O_APPEND: writes go to explicit offsets (pwrite), which O_APPEND would ignore.
-    pack.fd = openSync(this.packPath(n), constants.O_RDWR | constants.O_CREAT, 0o600);
+    const opened = openDirect(this.packPath(n), constants.O_RDWR | constants.O_CREAT, 0o600, this.directIo);
+    pack.fd = opened.fd;
+    pack.direct = opened.direct;
     this.openOrder.set(n, pack);
     this.trimOpen(n);
     return pack.fd;
@@ -478,7 +528,8 @@ export class ChunkStore {
   private trimOpen(keep = -1): void {
     for (const [k, p] of this.openOrder) {
       if (this.openOrder.size <= MAX_OPEN_PACKS) return;
-      if (k === keep || k === this.current || p.dirty || p.syncing > 0 || p.fd === null) continue;
+      if (k === keep || k === this.current || p.dirty || p.syncing > 0 || p.appender || p.fd === null)
+        continue;
       closeSync(p.fd);
       p.fd = null;
       this.openOrder.delete(k);
@@ -502,9 +553,11 @@ export class ChunkStore {
           if (pack.lastSync) await pack.lastSync;
           return;
         }
+        const fd = this.fdOf(n, pack);
+        pack.appender?.flush(); // (a failure throws before the pack counts as clean)
+        if (n !== this.current) pack.appender = null; // nothing more is appended to it
         pack.dirty = false; // appends from now on mark it again
         pack.unsynced = 0;
-        const fd = this.fdOf(n, pack);
         pack.syncing++;
         const done = new Promise<void>((resolve, reject) =>
           this.fdatasync(fd, (err) => (err ? reject(err) : resolve())),
@@ -598,6 +651,7 @@ export class ChunkStore {
       }
       const pack = this.packs.get(this.current);
       if (pack?.dirty) {
+        pack.appender?.flush();
         fdatasyncSync(this.fdOf(this.current, pack));
         pack.dirty = false;
         pack.unsynced = 0;
@@ -614,6 +668,25 @@ export class ChunkStore {
       rmSync(shardDir, { recursive: true, force: true });
     }
   }
+}
+
+function closedPack(size: number): Pack {
+  return {
+    fd: null,
+    direct: false,
+    appender: null,
+    size,
+    live: 0,
+    dirty: false,
+    unsynced: 0,
+    syncing: 0,
+    lastSync: null,
+  };
+}
+
+/** Whether a run of pack bytes [start, end) can be read into a buffer of `room` bytes. */
+function runFits(start: number, end: number, room: number, direct: boolean): boolean {
+  return (direct ? alignUp(end) - alignDown(start) : end - start) <= room;
 }
 
 function prepare(db: Database): Queries {

@@ -309,16 +309,16 @@ export interface PreviousChunk {
 /**
  * Chunks a file that has a known previous version, with exactly the result of chunkFile, cheaper when
  * most of it is unchanged (an edit in place, an append). A chunk's cut depends only on the bytes from
- * its own start, so where the new file has, at an offset where a chunk started before, the very bytes
- * of that previous chunk, the chunk is the same one: it is compared, not cut and hashed again. Other
- * stretches are cut as usual until a cut lands on a previous chunk start again. The previous chunk's
- * bytes come from `readPrevious` (null: treated as different). Reused chunks are yielded as transient
- * views; new ones are copies.
+ * its own start, so where the new file has, at an offset where a chunk started before, bytes that hash
+ * to that previous chunk, the chunk is the same one: it is hashed, not cut. Other stretches are cut as
+ * usual until a cut lands on a previous chunk start again. (Hashing the file's bytes costs less than
+ * reading the previous chunk's bytes back for a comparison: SHA-256 runs at ~1.8 GB/s here, and packs
+ * are read from the disk, not the page cache.) Reused chunks are yielded as transient views; new ones
+ * are copies.
  */
 export async function* chunkFileAgainst(
   path: string,
   previous: PreviousChunk[],
-  readPrevious: (hash: string) => Uint8Array | null,
   opts: ChunkerOptions = DEFAULT_CHUNKER,
 ): AsyncGenerator<Chunk> {
   const o = resolve(opts);
@@ -365,8 +365,7 @@ export async function* chunkFileAgainst(
         prev && (k < previous.length - 1 ? pos + prev.size <= bufEnd : pos + prev.size === bufEnd && eof);
       if (prev && fits) {
         const mine = buf.subarray(pos - bufStart, pos - bufStart + prev.size);
-        const theirs = readPrevious(prev.hash);
-        if (theirs && Buffer.from(mine.buffer, mine.byteOffset, mine.length).equals(theirs)) {
+        if (sha256Hex(mine) === prev.hash) {
           yield { hash: prev.hash, data: mine, transient: true };
           pos += prev.size;
           continue;

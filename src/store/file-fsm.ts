@@ -28,6 +28,7 @@ import {
   type RmdirCommand,
 } from "./commands.ts";
 import { conflictName, resolveChange, type Version } from "./conflict.ts";
+import { alignedBuffer, DIRECT_ALIGN } from "./direct-io.ts";
 import { type FileIndex, type IndexEntry, type LocalStat, liveEntry } from "./file-index.ts";
 import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
 import { type DiskStat, Materializer, syncPaths } from "./materializer.ts";
@@ -953,11 +954,12 @@ export class FileFSM implements FSM {
       const h = hashes[i]!;
       const given = known?.get(h);
       if (!given) {
-        buf ??= new Uint8Array(Math.min(READ_RUN_BYTES, this.bytesOf(hashes)));
+        // (Room for the aligned blocks around a run: packs are read with direct I/O.)
+        buf ??= alignedBuffer(Math.min(READ_RUN_BYTES, this.bytesOf(hashes)) + 2 * DIRECT_ALIGN);
         const run = this.d.chunks.readRun(hashes, i, buf);
         if (run.chunks > 0) {
           this.d.onBulkBytes?.(run.bytes);
-          yield buf.subarray(0, run.bytes);
+          yield run.data;
           i += run.chunks;
           continue;
         }

@@ -157,9 +157,7 @@ export class LocalScanner {
     let size = 0;
     let checkedAt = 0;
     const previous = st.size >= DELTA_SCAN_MIN_BYTES ? this.previousChunks(entry) : null;
-    const chunked = previous
-      ? chunkFileAgainst(abs, previous, (h) => store.readUnchecked(h))
-      : chunkFile(abs);
+    const chunked = previous ? chunkFileAgainst(abs, previous) : chunkFile(abs);
     for await (const c of chunked) {
       hasher?.update(c.data);
       size += c.data.length;
