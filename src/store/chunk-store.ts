@@ -24,7 +24,6 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  readSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -34,7 +33,7 @@ import path from "node:path";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
 import { AlignedAppender } from "./aligned-appender.ts";
 import { type Chunk, sha256Hex } from "./chunker.ts";
-import { alignDown, alignUp, openDirect, readDirect } from "./direct-io.ts";
+import { alignDown, alignUp, openDirect, readDirect, readFully } from "./direct-io.ts";
 
 export interface ChunkStoreOptions {
   /** The node's database (tables cs_small and cs_packed live there). */
@@ -267,13 +266,7 @@ export class ChunkStore {
       return out;
     }
     const into = buf ?? new Uint8Array(len);
-    let got = 0;
-    while (got < len) {
-      const read = readSync(fd, into, got, len - got, off + got);
-      if (read === 0) break;
-      got += read;
-    }
-    return into.subarray(0, got);
+    return into.subarray(0, readFully(fd, into, len, off));
   }
 
   /** Where a packed chunk's bytes are (for tools and tests); null for rows and missing chunks. */
@@ -315,7 +308,7 @@ export class ChunkStore {
       else appended.push([hash, this.append(data)]);
     }
     // In the file before anything else runs: a process that dies now loses no appended bytes.
-    this.flushAppends();
+    for (const n of new Set(appended.map(([, at]) => at.pack))) this.packs.get(n)?.appender?.flush();
     // (A batch of only large new chunks has no row to write yet: no empty transaction.)
     if (rows.length + touched.length > 0)
       this.commitRows(durable, () => {

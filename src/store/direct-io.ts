@@ -53,12 +53,18 @@ export function readDirect(
   const span = alignUp(off + len) - start;
   const into = buf ?? alignedBuffer(span);
   if (into.length < span) throw new RangeError(`readDirect: ${span} bytes do not fit in ${into.length}`);
-  let read = 0;
-  while (read < span) {
-    const n = readSync(fd, into, read, span - read, start + read);
-    if (n === 0) break;
-    read += n;
-  }
+  const read = readFully(fd, into, span, start);
   const shift = off - start;
   return { data: into.subarray(shift, shift + len), got: Math.max(0, Math.min(len, read - shift)) };
+}
+
+/** Reads `len` bytes at `pos` into the start of `buf`; fewer only where the file ends. */
+export function readFully(fd: number, buf: Uint8Array, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, buf, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { AlignedAppender } from "../../src/store/aligned-appender.ts";
 import { DIRECT_ALIGN, openDirect, readDirect } from "../../src/store/direct-io.ts";
+import { seededBytes as bytes } from "./seeded-bytes.ts";
 
 let dir: string;
 const fds: number[] = [];
@@ -21,19 +22,6 @@ function openFile(name = "f"): number {
   fds.push(fd);
   expect(direct).toBe(true);
   return fd;
-}
-
-/** Deterministic bytes (a seeded xorshift), so a failure reproduces. */
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** The O_DIRECT flag as /proc shows it for a descriptor of this process (octal `flags:` line). */

@@ -3,22 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { type Chunk, chunkFile, chunkFileAgainst, type PreviousChunk } from "../../src/store/chunker.ts";
+import { seededBytes as bytes } from "./seeded-bytes.ts";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "pickbox-delta-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces. */
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = s & 0xff;
-  }
-  return out;
-}
 
 async function collect(it: AsyncIterable<Chunk>): Promise<Chunk[]> {
   const out: Chunk[] = [];

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import { Materializer, statAbsSync } from "../../src/store/materializer.ts";
+import { seededBytes as bytes } from "./seeded-bytes.ts";
 
 const MiB = 1024 * 1024;
 
@@ -12,16 +13,6 @@ beforeEach(() => {
   root = mkdtempSync(path.join(tmpdir(), "pickbox-mat-"));
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
-
-function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function* pieces(data: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
   for (let at = 0, k = 0; at < data.length; k++) {
