@@ -46,8 +46,13 @@ const RACY_DISK_CODES = new Set(["ENOENT", "ENOTDIR", "EISDIR", "EEXIST", "ENOTE
 const RETIRE_GRACE_MS = 3000;
 /** Files of one batch written and fsynced at once (overlapping fsyncs is most of the batch speed-up). */
 const STAGE_CONCURRENCY = 16;
-/** Files from this size on are updated by patching a copy of the previous version (see stagePatch). */
+/** Files from this size on are updated by patching the previous version (see patchPlan). */
 const PATCH_MIN_BYTES = 1024 * 1024;
+/** Largest patch written into the file itself (under a write lease); larger ones go to a copy. Its bytes
+ * are held in memory while the lease is, so the patch never waits for the chunk store. */
+const IN_PLACE_MAX_BYTES = 8 * 1024 * 1024;
+/** Index meta key: paths patched in place whose writes no checkpoint has fsynced yet (see patchFile). */
+export const IN_PLACE_PATCHES_KEY = "inPlacePatches";
 /** Largest read of back-to-back packed chunks when writing a file (one buffer per file being written). */
 const READ_RUN_BYTES = 1024 * 1024;
 export const DEFAULT_DIR_MODE = 0o755;
@@ -148,6 +153,13 @@ class EntryTxn {
   }
 }
 
+/** The chunks in which a new version of a large file differs from the previous one (see patchPlan). */
+interface PatchPlan {
+  changed: { offset: number; hash: string }[];
+  changedBytes: number;
+  inline: Map<string, Uint8Array>;
+}
+
 /** What placing a file on this node's disk did. */
 interface Placed {
   stat: LocalStat | null;
@@ -171,6 +183,12 @@ export class FileFSM implements FSM {
   /** Set at open when a power cut may have torn files applied after `durable`. */
   private suspectAfter: number | null = null;
   private checkpointTail: Promise<unknown> = Promise.resolve();
+  /** Paths patched in place and not yet fsynced by a checkpoint, each with the patch's sequence number:
+   * until then a crash may leave one half patched, which is ours to rewrite, not a person's edit. */
+  private readonly unsyncedPatches = new Map<string, number>();
+  private patchSeq = 0;
+  /** The marked paths found at open: a previous process may have died in the middle of patching them. */
+  private readonly interruptedPatches = new Set<string>();
 
   constructor(private readonly d: FileFsmDeps) {
     this.mat = new Materializer(d.root);
@@ -185,6 +203,10 @@ export class FileFSM implements FSM {
       });
     }
     this.durable = readIndexMeta(d.index, DURABLE_INDEX_KEY);
+    for (const p of readPatchMarker(d.index)) {
+      this.unsyncedPatches.set(p, 0);
+      this.interruptedPatches.add(p);
+    }
     if (this.applied > this.durable && boot !== undefined && boot !== this.bootId) {
       this.suspectAfter = this.durable;
     }
@@ -206,11 +228,20 @@ export class FileFSM implements FSM {
   }
 
   private async checkpointNow(): Promise<number> {
-    const { idx, files, dirs } = await this.serial(async () => ({
+    const { idx, files, dirs, patches } = await this.serial(async () => ({
       idx: this.applied,
+      patches: new Map(this.unsyncedPatches),
       ...this.mat.takeUnsynced(),
     }));
     await Promise.all([syncPaths(files, dirs), this.d.chunks.sync()]);
+    // Patched files are on disk now, unless patched again since (that patch stays marked).
+    let patchesSynced = false;
+    for (const [p, seq] of patches) {
+      if (this.unsyncedPatches.get(p) !== seq) continue;
+      this.unsyncedPatches.delete(p);
+      patchesSynced = true;
+    }
+    if (patchesSynced) this.d.index.transactionDeferred(() => this.writePatchMarker());
     if (idx > this.durable || this.d.index.getMeta(DURABLE_BOOT_KEY) !== this.bootId) {
       this.d.index.transaction(() => {
         this.d.index.setMeta(DURABLE_INDEX_KEY, String(idx));
@@ -230,9 +261,10 @@ export class FileFSM implements FSM {
    */
   repairAfterPowerLoss(): Promise<number> {
     return this.serial(async () => {
+      const patched = await this.repairPatches();
       const after = this.suspectAfter;
-      if (after === null) return 0;
-      let rewritten = 0;
+      if (after === null) return patched;
+      let rewritten = patched;
       const txn = new EntryTxn(this.d.index);
       const rows = this.d.index
         .list({})
@@ -264,6 +296,46 @@ export class FileFSM implements FSM {
       this.suspectAfter = null;
       return rewritten;
     });
+  }
+
+  /**
+   * Files a crash may have left half patched in place (the marker survived it): each is made the index's
+   * version again, whatever its bytes (they are ours, not a person's edit). A patch whose entry did not
+   * reach the index is then simply applied again. Returns how many files were rewritten.
+   */
+  private async repairPatches(): Promise<number> {
+    if (this.interruptedPatches.size === 0) return 0;
+    let rewritten = 0;
+    const txn = new EntryTxn(this.d.index);
+    for (const p of [...this.interruptedPatches].sort(cmp)) {
+      const e = liveEntry(this.d.index.get(p));
+      if (e?.kind !== "file") continue;
+      const placed = await this.guardDisk(() =>
+        this.placeVersion(e, txn, {
+          hashOnDisk: () => hashStream(this.mat.read(p)),
+          replaceable: async () => true,
+          needChunks: () => this.ensureChunks({ path: p, chunks: e.chunks, origin: e.origin }),
+        }),
+      );
+      txn.setStat(p, placed.stat);
+      if (placed.wrote) rewritten++;
+    }
+    await Promise.all([this.mat.syncAll(), this.d.chunks.sync()]);
+    for (const p of this.interruptedPatches)
+      if (this.unsyncedPatches.get(p) === 0) this.unsyncedPatches.delete(p);
+    this.interruptedPatches.clear();
+    this.d.index.transaction(() => {
+      for (const [p, s] of txn.stats) this.d.index.setLocalStat(p, s);
+      this.writePatchMarker();
+    });
+    return rewritten;
+  }
+
+  /** Records unsyncedPatches in the index (inside the caller's transaction). */
+  private writePatchMarker(): void {
+    const paths = [...this.unsyncedPatches.keys()];
+    if (paths.length === 0) this.d.index.deleteMeta(IN_PLACE_PATCHES_KEY);
+    else this.d.index.setMeta(IN_PLACE_PATCHES_KEY, JSON.stringify(paths));
   }
 
   /**
@@ -702,14 +774,16 @@ export class FileFSM implements FSM {
   ): Promise<Placed> {
     await this.prepareParent(target, cmd.origin, txn);
     const disk = await this.mat.stat(target);
+    let holdsPrev = false;
     if (disk?.kind === "file") {
       const diskHash = await this.contentHash(target, disk, prev, txn);
       if (diskHash === cmd.hash) {
         // Already these bytes (the origin node, or a re-apply after a crash): fix mode and mtime only.
         return { stat: await this.settle(target, disk, cmd.mode, cmd.mtimeMs), wrote: false };
       }
-      const known = prev && !prev.deleted && prev.kind === "file" && diskHash === prev.hash;
-      if (!known) {
+      holdsPrev = !!prev && !prev.deleted && prev.kind === "file" && diskHash === prev.hash;
+      // A file this node was patching in place when it crashed holds our bytes, not a person's edit.
+      if (!holdsPrev && !this.interruptedPatches.has(target)) {
         if (cmd.origin === this.d.nodeId) {
           // Our own newer edit, still to be proposed (its path is dirty): leave it, rescan will send it.
           return { stat: null, wrote: false, detail: "newer local edit kept; it will be proposed" };
@@ -721,10 +795,15 @@ export class FileFSM implements FSM {
     }
     let tmp = this.staged.get(cmd);
     if (tmp !== undefined) this.staged.delete(cmd);
-    else if (disk?.kind === "file" && prev && !prev.deleted && prev.kind === "file") {
-      // The disk holds the previous version (checked above): a small edit of a large file rewrites only
-      // the chunks that changed, on a kernel copy of the rest.
-      tmp = (await this.stagePatch(target, disk, prev, cmd)) ?? undefined;
+    else if (disk?.kind === "file" && holdsPrev && prev) {
+      // A small edit of a large file rewrites only the chunks that changed: in the file itself when
+      // nobody has it open, else on a kernel copy of the rest.
+      const plan = this.patchPlan(disk, prev, cmd);
+      if (plan) {
+        const st = await this.patchFile(target, disk, cmd, plan);
+        if (st) return { stat: localStat(st), wrote: true };
+        tmp = (await this.stagePatch(target, disk, cmd, plan)) ?? undefined;
+      }
     }
     // The old file was checked above, but a writer may open it between that check and the swap.
     const held = disk?.kind === "file" ? await this.mat.holdOld(target) : null;
@@ -737,16 +816,10 @@ export class FileFSM implements FSM {
   }
 
   /**
-   * Stages `cmd`'s version of a large file as a copy of the previous version on disk with only the
-   * changed chunks written (a chunk at the same offset with the same hash is already right). Null when
-   * that would not save much or the file moved meanwhile: the caller writes the file whole.
+   * Where `cmd`'s version of a large file differs from the previous version on disk: the chunks not
+   * found at the same offset with the same hash. Null when patching would not save much.
    */
-  private async stagePatch(
-    rel: string,
-    disk: DiskStat,
-    prev: IndexEntry,
-    cmd: PutCommand,
-  ): Promise<string | null> {
+  private patchPlan(disk: DiskStat, prev: IndexEntry, cmd: PutCommand): PatchPlan | null {
     if (cmd.size < PATCH_MIN_BYTES || disk.size !== prev.size) return null;
     const store = this.d.chunks;
     const inline = new Map(cmd.inline.map((c) => [c.hash, c.data]));
@@ -771,12 +844,49 @@ export class FileFSM implements FSM {
       off += n;
     }
     if (off !== cmd.size || changedBytes > cmd.size / 2) return null;
-    const chunkData = async (h: string) => {
-      const data = inline.get(h) ?? (await store.get(h));
-      if (!data) throw new Error(`chunk ${h} vanished from the chunk store`);
-      return data;
-    };
-    return this.mat.stagePatched(rel, disk, cmd.size, changed, chunkData, cmd.mode, cmd.mtimeMs);
+    return { changed, changedBytes, inline };
+  }
+
+  /**
+   * Patches the file itself (Materializer.patchInPlace): no copy of the unchanged bytes. Right before
+   * the first byte is written the path is marked in the index (durably), and the mark stays until a
+   * checkpoint has fsynced the file: a crash in between leaves bytes that are ours to rewrite
+   * (repairPatches), never a torn file taken for a person's edit. Null when it cannot be done here.
+   */
+  private async patchFile(
+    target: string,
+    disk: DiskStat,
+    cmd: PutCommand,
+    plan: PatchPlan,
+  ): Promise<DiskStat | null> {
+    if (plan.changedBytes > IN_PLACE_MAX_BYTES) return null;
+    const changed: { offset: number; data: Uint8Array }[] = [];
+    for (const c of plan.changed)
+      changed.push({ offset: c.offset, data: await this.patchBytes(plan, c.hash) });
+    const seq = ++this.patchSeq;
+    return this.mat.patchInPlace(target, disk, cmd.size, changed, cmd.mode, cmd.mtimeMs, () => {
+      this.unsyncedPatches.set(target, seq);
+      this.d.index.transaction(() => this.writePatchMarker());
+    });
+  }
+
+  /** Stages the patched version on a copy of the previous one (see Materializer.stagePatched). */
+  private stagePatch(rel: string, disk: DiskStat, cmd: PutCommand, plan: PatchPlan): Promise<string | null> {
+    return this.mat.stagePatched(
+      rel,
+      disk,
+      cmd.size,
+      plan.changed,
+      (h) => this.patchBytes(plan, h),
+      cmd.mode,
+      cmd.mtimeMs,
+    );
+  }
+
+  private async patchBytes(plan: PatchPlan, hash: string): Promise<Uint8Array> {
+    const data = plan.inline.get(hash) ?? (await this.d.chunks.get(hash));
+    if (!data) throw new Error(`chunk ${hash} vanished from the chunk store`);
+    return data;
   }
 
   /**
@@ -1102,6 +1212,16 @@ export class FileFSM implements FSM {
 
 function readApplied(index: FileIndex): number {
   return readIndexMeta(index, APPLIED_INDEX_KEY);
+}
+
+/** The paths recorded under IN_PLACE_PATCHES_KEY (none when the value is missing or unreadable). */
+function readPatchMarker(index: FileIndex): string[] {
+  try {
+    const v = JSON.parse(index.getMeta(IN_PLACE_PATCHES_KEY) ?? "[]");
+    return Array.isArray(v) ? v.filter((p): p is string => typeof p === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 function readIndexMeta(index: FileIndex, key: string): number {

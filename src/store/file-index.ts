@@ -101,6 +101,7 @@ export class FileIndex {
     statDel: Statement<unknown, [string]>;
     metaGet: Statement<{ value: string }, [string]>;
     metaPut: Statement<unknown, [string, string]>;
+    metaDel: Statement<unknown, [string]>;
   };
 
   constructor(db: Database) {
@@ -139,6 +140,7 @@ export class FileIndex {
       statDel: db.prepare("DELETE FROM fi_local_stat WHERE path = ?"),
       metaGet: db.prepare("SELECT value FROM fi_meta WHERE key = ?"),
       metaPut: db.prepare("INSERT OR REPLACE INTO fi_meta (key, value) VALUES (?, ?)"),
+      metaDel: db.prepare("DELETE FROM fi_meta WHERE key = ?"),
     };
   }
 
@@ -225,6 +227,10 @@ export class FileIndex {
 
   setMeta(key: string, v: string): void {
     this.q.metaPut.run(key, v);
+  }
+
+  deleteMeta(key: string): void {
+    this.q.metaDel.run(key);
   }
 
   /** Whether a live (non-deleted) entry lists this chunk. Tombstones do not keep chunks alive. */

@@ -12,6 +12,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fstatSync,
   ftruncateSync,
   futimesSync,
   linkSync,
@@ -27,6 +28,7 @@ import {
 import { copyFile, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { readSmallFile } from "./chunker.ts";
+import { leasesAvailable, releaseLease, tryWriteLease } from "./file-lease.ts";
 import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
 
 export interface DiskStat {
@@ -159,6 +161,64 @@ export class Materializer {
       if (code(e) === "ENOENT") return null; // the file went away: the caller writes it whole
       throw e;
     }
+  }
+
+  /**
+   * Updates `rel` in place to a new version: the `changed` byte ranges written, the length set to `size`,
+   * mode and mtime set; `beforeWrite` runs (synchronously) right before the first byte is written. Done only under a write lease (file-lease.ts): nobody else has the file open, so
+   * no reader sees it half updated (an open() meanwhile waits for the lease) and no writer's bytes mix
+   * in; the file must still be the `expected` inode, size and mtime. Synchronous from lease to release.
+   * Null, with nothing written, when any of that cannot be had: the caller stages a copy instead. Not
+   * atomic against a crash: the caller records the patch in beforeWrite (see FileFSM.patchFile).
+   */
+  patchInPlace(
+    rel: string,
+    expected: DiskStat,
+    size: number,
+    changed: { offset: number; data: Uint8Array }[],
+    mode: number,
+    mtimeMs: number,
+    beforeWrite: () => void,
+  ): DiskStat | null {
+    if (!leasesAvailable()) return null;
+    const abs = this.resolve(rel);
+    let fd: number;
+    try {
+      fd = openSync(abs, constants.O_RDWR | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    } catch (e) {
+      const c = code(e);
+      if (c === "ENOENT" || c === "ELOOP" || c === "EWOULDBLOCK" || c === "EAGAIN" || c === "EACCES")
+        return null;
+      throw e;
+    }
+    try {
+      if (!tryWriteLease(fd)) return null;
+      try {
+        const st = fstatSync(fd);
+        if (
+          !st.isFile() ||
+          st.ino !== expected.ino ||
+          st.size !== expected.size ||
+          st.mtimeMs !== expected.mtimeMs
+        )
+          return null;
+        beforeWrite();
+        for (const c of changed) {
+          let done = 0;
+          while (done < c.data.length)
+            done += writeSync(fd, c.data, done, c.data.length - done, c.offset + done);
+        }
+        if (size !== expected.size) ftruncateSync(fd, size);
+        fchmodSync(fd, mode & 0o7777);
+        futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+      } finally {
+        releaseLease(fd);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.dirtyFiles.add(abs);
+    return statAbsSync(abs);
   }
 
   private ensureTmpDir(): void {

@@ -1,17 +1,8 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Packr } from "msgpackr";
-import { sha256Hex } from "../../src/store/chunker.ts";
 import { conflictName } from "../../src/store/conflict.ts";
 import type { ApplyResult } from "../../src/store/file-fsm.ts";
 import {
@@ -203,38 +194,6 @@ describe("FileFSM apply", () => {
     expect(folderState(a.root)).toEqual(folderState(b.root));
     expect(a.index.list({ includeDeleted: true })).toEqual(b.index.list({ includeDeleted: true }));
     expect(Object.keys(folderState(a.root))).toContain(conflictName("x.txt", 1_700_000_000_000, "n1"));
-  });
-
-  test("a small edit of a large file rewrites only the changed chunks (on a copy of the old file)", async () => {
-    const peers: PeerChunks = new Map();
-    const a = node("a", peers);
-    const log = new Log();
-    const v1 = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
-    const put1 = put("big.bin", v1, { outOfBand: peers });
-    await a.fsm.apply(log.add(put1));
-    const v2 = v1.slice();
-    v2.set(new Uint8Array(4096).fill(0xee), 1_500_000);
-    const put2 = put("big.bin", v2, { outOfBand: peers, base: a.index.get("big.bin")!.clock, origin: "n2" });
-    const reads: string[] = [];
-    const get = a.chunks.get.bind(a.chunks);
-    a.chunks.get = (h: string) => {
-      reads.push(h);
-      return get(h);
-    };
-    const r = await a.fsm.apply(log.add(put2));
-    expect(r.action).toBe("put");
-    expect(sha256Hex(readFileSync(path.join(a.root, "big.bin")))).toBe(sha256Hex(v2));
-    const changed = put2.chunks.filter((h) => !put1.chunks.includes(h));
-    expect(changed.length).toBeGreaterThan(0);
-    expect(new Set(reads)).toEqual(new Set(changed)); // not the ~45 unchanged ones
-    // A file that is not the previous version on disk is never patched: the edit is saved aside.
-    writeFileSync(path.join(a.root, "big.bin"), "a person's edit");
-    const v3 = v2.slice();
-    v3[10] = 1;
-    const put3 = put("big.bin", v3, { outOfBand: peers, base: a.index.get("big.bin")!.clock, origin: "n2" });
-    await a.fsm.apply(log.add(put3));
-    expect(sha256Hex(readFileSync(path.join(a.root, "big.bin")))).toBe(sha256Hex(v3));
-    expect(readdirSync(a.root).some((n) => n.includes(".sync-conflict-"))).toBe(true);
   });
 
   test("a batch of 500 small files rides in one entry", async () => {

@@ -1,5 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
@@ -87,5 +96,57 @@ describe("Materializer", () => {
     );
     expect(tmp).toBeNull();
     expect(readFileSync(path.join(root, "f.bin")).length).toBe(1000);
+  });
+
+  test("a patch in place writes the changed ranges into the same inode, sets size, mode and mtime", () => {
+    const m = new Materializer(root);
+    const old = bytes(2 * MiB + 5000, 7);
+    const f = path.join(root, "f.bin");
+    writeFileSync(f, old);
+    const expected = statAbsSync(f)!;
+    const a = bytes(40_000, 8);
+    const size = old.length - 1234;
+    const want = old.slice(0, size);
+    want.set(a, 700_001);
+    // (Nothing may open the file inside the lease: the open would wait for the lease, on this thread.)
+    const seenAtMark: { size: number; mtimeMs: number }[] = [];
+    const st = m.patchInPlace("f.bin", expected, size, [{ offset: 700_001, data: a }], 0o640, MTIME, () => {
+      const now = statSync(f);
+      seenAtMark.push({ size: now.size, mtimeMs: now.mtimeMs });
+    });
+    expect(st?.ino).toBe(expected.ino);
+    expect(st?.size).toBe(size);
+    expect(st?.mtimeMs).toBe(MTIME);
+    expect(statSync(f).mode & 0o777).toBe(0o640);
+    expect(sha256Hex(readFileSync(f))).toBe(sha256Hex(want));
+    // The caller's record of the patch comes before any byte of it.
+    expect(seenAtMark).toEqual([{ size: old.length, mtimeMs: expected.mtimeMs }]);
+  });
+
+  test("no patch in place while anyone has the file open, or after it changed: nothing is written", () => {
+    const m = new Materializer(root);
+    const old = bytes(MiB, 9);
+    const f = path.join(root, "f.bin");
+    writeFileSync(f, old);
+    const expected = statAbsSync(f)!;
+    const patch = [{ offset: 10, data: bytes(5000, 10) }];
+    let marked = 0;
+    const mark = () => {
+      marked++;
+    };
+    const reader = openSync(f, "r");
+    try {
+      expect(m.patchInPlace("f.bin", expected, old.length, patch, 0o600, MTIME, mark)).toBeNull();
+      // The reader still sees the old bytes.
+      const head = new Uint8Array(5010);
+      readSync(reader, head, 0, head.length, 0);
+      expect(sha256Hex(head)).toBe(sha256Hex(old.subarray(0, 5010)));
+    } finally {
+      closeSync(reader);
+    }
+    writeFileSync(f, old.subarray(0, 1000)); // someone cut it short meanwhile
+    expect(m.patchInPlace("f.bin", expected, old.length, patch, 0o600, MTIME, mark)).toBeNull();
+    expect(readFileSync(f).length).toBe(1000);
+    expect(marked).toBe(0);
   });
 });
