@@ -3,7 +3,8 @@
 // origin hashes the rest; finish() names everything the entry will need and returns once a quorum of
 // voters holds all of it durably.
 import type { Chunk } from "../store/chunker.ts";
-import type { ChunkSink } from "../store/local-scanner.ts";
+import type { ChunkPlacement, ChunkSink } from "../store/local-scanner.ts";
+import type { StageTarget } from "../store/push-staging.ts";
 import type { PeerRequest } from "./peer-rpc.ts";
 import type { PushedChunks } from "./pushed-chunks.ts";
 import type { TransferProgress, TransferProgressOptions } from "./transfer-progress.ts";
@@ -46,6 +47,9 @@ export class ChunkPush implements ChunkSink {
   private readonly files = new Map<string, number>();
   private batch: Chunk[] = [];
   private batchBytes = 0;
+  /** The staged file the current batch's chunks belong to (one per request), and their offsets in it. */
+  private batchStage: StageTarget | null = null;
+  private batchAt: (number | null)[] = [];
   private readonly inFlight: Promise<void>[] = [];
   private progress: TransferProgress | null = null;
   private bytesSent = 0;
@@ -60,9 +64,12 @@ export class ChunkPush implements ChunkSink {
   }
 
   /** Chunks of `file` (whose size bounds what it can add) just stored locally: send them. */
-  async add(file: string, fileSize: number, chunks: Chunk[]): Promise<void> {
+  async add(file: string, fileSize: number, chunks: Chunk[], placement?: ChunkPlacement): Promise<void> {
     if (!this.files.has(file)) this.files.set(file, fileSize);
-    for (const c of chunks) await this.take(c);
+    const stage = placement ? { id: placement.stage, path: file, size: fileSize } : null;
+    for (let i = 0; i < chunks.length; i++) {
+      await this.take(chunks[i]!, stage ? { stage, offset: placement!.offsets[i] ?? null } : undefined);
+    }
   }
 
   /**
@@ -115,13 +122,19 @@ export class ChunkPush implements ChunkSink {
     this.progress?.fail(err);
   }
 
-  private async take(c: Chunk): Promise<void> {
+  private async take(c: Chunk, place?: { stage: StageTarget; offset: number | null }): Promise<void> {
     if (this.error) throw this.error;
     if (this.sent.has(c.hash) || this.carried.has(c.hash) || this.others.length === 0) return;
     if (this.carries(c.hash)) return;
+    // A request carries the placements of one staged file: another file's chunks start a new batch.
+    if (place && this.batchStage && this.batchStage.id !== place.stage.id) await this.flush();
     this.sent.add(c.hash);
     this.batch.push(c);
     this.batchBytes += c.data.length;
+    if (place) {
+      this.batchStage ??= place.stage;
+      this.batchAt[this.batch.length - 1] = place.offset;
+    }
     if (this.batchBytes >= this.d.batchBytes) await this.flush();
   }
 
@@ -154,11 +167,16 @@ export class ChunkPush implements ChunkSink {
     this.startProgress([], 0, 0);
     const b = this.batch;
     const bytes = this.batchBytes;
+    const stage = this.batchStage
+      ? { stage: this.batchStage, at: Array.from(b, (_, i) => this.batchAt[i] ?? null) }
+      : null;
     this.batch = [];
     this.batchBytes = 0;
+    this.batchStage = null;
+    this.batchAt = [];
     this.bytesSent += bytes;
     if (this.inFlight.length >= this.d.window) await this.inFlight.shift();
-    const p = this.send(b, bytes);
+    const p = this.send(b, bytes, stage);
     p.catch((err) => {
       this.error ??= err;
     });
@@ -166,14 +184,21 @@ export class ChunkPush implements ChunkSink {
     this.throwIfFailed();
   }
 
-  private async send(b: Chunk[], bytes: number): Promise<void> {
+  private async send(
+    b: Chunk[],
+    bytes: number,
+    stage: { stage: StageTarget; at: (number | null)[] } | null,
+  ): Promise<void> {
     // Stored without fsync: the last request of the push makes everything durable at once.
+    const req: PeerRequest = stage
+      ? { t: "putChunks", chunks: b, durable: false, stage: stage.stage, at: stage.at }
+      : { t: "putChunks", chunks: b, durable: false };
     await Promise.all(
       this.healthy().map(async (id) => {
         // Noted before the reply: a rescan right after this push failed need not wait for it. Safe because
         // whoever relies on it names the chunk in its durable request, which the peer answers after this.
         for (const c of b) this.d.pushed?.note(c.hash, id);
-        if ((await this.ask(id, { t: "putChunks", chunks: b, durable: false })) !== FAILED) return;
+        if ((await this.ask(id, req)) !== FAILED) return;
         for (const c of b) this.d.pushed?.forget(c.hash, id);
       }),
     );

@@ -1,4 +1,5 @@
 import type { Chunk } from "../store/chunker.ts";
+import type { StageTarget } from "../store/push-staging.ts";
 
 /**
  * Application requests between nodes, carried by the Raft transport's request/response frames.
@@ -10,8 +11,17 @@ export type PeerRequest =
   /** durable (the default): on reply, these chunks and every one stored before are on disk. False: stored
    * without fsync; a push sends its batches so and ends with an empty durable request (one fsync).
    * `expect` (durable only): chunks the sender believes this node holds; the reply is `{ missing }`,
-   * those of them it does not hold (after the fsync), or `true` when it holds them all. */
-  | { t: "putChunks"; chunks: Chunk[]; durable?: boolean; expect?: string[] }
+   * those of them it does not hold (after the fsync), or `true` when it holds them all. `stage` and `at`
+   * (at[i]: offset of chunks[i] in that file, or null): the receiver may also write the chunks into the
+   * file being assembled for the entry to come (PushStaging). */
+  | {
+      t: "putChunks";
+      chunks: Chunk[];
+      durable?: boolean;
+      expect?: string[];
+      stage?: StageTarget;
+      at?: (number | null)[];
+    }
   | { t: "getChunks"; hashes: string[] }
   | { t: "addMember"; id: string; address: string; learner: boolean }
   | { t: "removeMember"; id: string }

@@ -16,9 +16,11 @@ import { encodeCommand, type LeafCommand } from "../store/commands.ts";
 import { FileFSM } from "../store/file-fsm.ts";
 import { FileHasher } from "../store/file-hasher.ts";
 import { FileIndex } from "../store/file-index.ts";
+import { openForWriting } from "../store/file-lease.ts";
 import { legacyForwardToCommand } from "../store/legacy-forward.ts";
 import { LocalScanner } from "../store/local-scanner.ts";
 import { resolveInside } from "../store/paths.ts";
+import { PushStaging } from "../store/push-staging.ts";
 import { FolderWatcher } from "../watcher/folder-watcher.ts";
 import { IgnoreRules } from "../watcher/ignore-rules.ts";
 import { ChangePipeline } from "./change-pipeline.ts";
@@ -111,6 +113,8 @@ export class PickboxNode {
   private fsm!: FileFSM;
   private scanner!: LocalScanner;
   private checkpointTimer: ReturnType<typeof setInterval> | undefined;
+  /** Large files being assembled from pushed chunks ahead of their commit (applies only rename them). */
+  private staging!: PushStaging;
   private readonly gcPacer = new GcPacer(GC_PACING);
   /** Chunks peers took from this node's recent pushes (a rescan does not ship them again). */
   private readonly pushedChunks = new PushedChunks();
@@ -158,6 +162,7 @@ export class PickboxNode {
     this.index = new FileIndex(this.storage.db);
     this.chunks = new ChunkStore(path.join(this.stateDir, "chunks"), { db: this.storage.db });
     const snapshots = new FileSnapshotStore(path.join(this.stateDir, "snapshots"));
+    this.staging = new PushStaging(path.join(this.stateDir, "tmp"));
     this.transport = new TcpTransport({
       bindHost: o.bindHost,
       bindPort: o.raftPort,
@@ -174,6 +179,7 @@ export class PickboxNode {
       clock: () => performance.now(), // apply latency in events, logs and the TUI
       onBulkBytes: (n) => this.gcPacer.note(n),
       events: this.events.fsm,
+      staging: this.staging,
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;
     this.raft = new RaftNode({
@@ -207,6 +213,7 @@ export class PickboxNode {
     if (repaired > 0) this.log.warn({ files: repaired }, "rewrote files a power cut left torn");
     // Applies do not fsync one by one (the committed log is the write-ahead log); this makes them durable.
     this.checkpointTimer = setInterval(() => {
+      this.staging.sweep();
       this.fsm.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
     }, CHECKPOINT_INTERVAL_MS);
 
@@ -238,6 +245,7 @@ export class PickboxNode {
       onBulkBytes: (n) => this.gcPacer.note(n),
       hashFile: (abs) => this.fileHasher.hash(abs),
       growthProbe: () => new Promise((r) => setTimeout(r, GROWTH_PROBE_MS)),
+      openForWriting,
     });
     // Paths seen while the FSM was placing them are rescanned once that entry is applied.
     this.raft.on("applied", () => {
@@ -315,6 +323,7 @@ export class PickboxNode {
     await this.raft?.stop();
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.fsm?.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
+    this.staging?.close();
     this.chunks?.close();
     this.storage?.close();
     this.log.info({}, "node stopped");
@@ -388,6 +397,8 @@ export class PickboxNode {
         return this.forwarder.serve(req.data);
       case "putChunks": {
         if (req.chunks.length > 0) await this.chunks.putMany(req.chunks, { durable: false });
+        // (Stored and checked first: a stage only ever holds chunks whose hashes were verified.)
+        if (req.stage && Array.isArray(req.at)) await this.staging.write(req.stage, req.chunks, req.at);
         if (req.durable !== false) await this.chunks.sync();
         this.gcPacer.note(req.chunks.reduce((n, c) => n + c.data.length, 0));
         if (req.durable === false || !Array.isArray(req.expect)) return true;

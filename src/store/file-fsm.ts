@@ -33,6 +33,7 @@ import { type FileIndex, type IndexEntry, type LocalStat, liveEntry } from "./fi
 import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
 import { type DiskStat, Materializer, syncPaths } from "./materializer.ts";
 import { PathError } from "./paths.ts";
+import type { PlacedChunk, PushStaging } from "./push-staging.ts";
 import { readSnapshot, writeSnapshot } from "./snapshot-codec.ts";
 import { compareClocks, incrementClock, mergeClocks, type VectorClock } from "./vector-clock.ts";
 
@@ -79,6 +80,9 @@ export interface FileFsmDeps {
   knownHash?: (rel: string, st: { size: number; mtimeMs: number; ino: number }) => string | undefined;
   /** Told how many bytes of chunks an apply just read to write a file (the node paces garbage collection). */
   onBulkBytes?: (bytes: number) => void;
+  /** Files assembled from pushed chunks ahead of their commit (see PushStaging): an apply that finds
+   * its file there only completes and renames it. */
+  staging?: PushStaging;
   /** Identifies the current boot of the machine (default: Linux's boot_id); a change means the page
    * cache was lost since the last checkpoint. Injected by tests to simulate a power cut. */
   bootId?: string;
@@ -805,6 +809,7 @@ export class FileFSM implements FSM {
         tmp = (await this.stagePatch(target, disk, cmd, plan)) ?? undefined;
       }
     }
+    tmp ??= (await this.claimPushed(cmd)) ?? undefined;
     // The old file was checked above, but a writer may open it between that check and the swap.
     const held = disk?.kind === "file" ? await this.mat.holdOld(target) : null;
     const st =
@@ -868,6 +873,43 @@ export class FileFSM implements FSM {
       this.unsyncedPatches.set(target, seq);
       this.d.index.transaction(() => this.writePatchMarker());
     });
+  }
+
+  /**
+   * The temp file the pushed chunks of `cmd` were written into as they arrived (PushStaging), completed
+   * with whatever it lacks; null when there is none that fits.
+   */
+  private async claimPushed(cmd: PutCommand): Promise<string | null> {
+    if (!this.d.staging?.holds(cmd.path, cmd.size)) return null;
+    const inline = new Map(cmd.inline.map((c) => [c.hash, c.data]));
+    const layout: PlacedChunk[] = [];
+    let off = 0;
+    for (const h of cmd.chunks) {
+      const n = inline.get(h)?.length ?? this.d.chunks.sizeOf(h);
+      if (n === null) return null;
+      layout.push({ offset: off, hash: h });
+      off += n;
+    }
+    if (off !== cmd.size) return null;
+    const claimed = await this.d.staging.claim(cmd.path, cmd.size, layout);
+    if (!claimed) return null;
+    const bytes = this.d.chunks;
+    const onBulk = this.d.onBulkBytes;
+    async function* missing() {
+      for (const c of claimed!.missing) {
+        const data = inline.get(c.hash) ?? (await bytes.get(c.hash));
+        if (!data) throw new Error(`chunk ${c.hash} vanished from the chunk store`);
+        onBulk?.(data.length);
+        yield { offset: c.offset, data };
+      }
+    }
+    try {
+      await this.mat.completeStaged(claimed.tmp, missing(), cmd.mode, cmd.mtimeMs);
+    } catch (e) {
+      await this.mat.discardStaged(claimed.tmp);
+      throw e;
+    }
+    return claimed.tmp;
   }
 
   /** Stages the patched version on a copy of the previous one (see Materializer.stagePatched). */

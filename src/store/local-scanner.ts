@@ -13,6 +13,7 @@ import { sameStat } from "./file-fsm.ts";
 import type { WholeFileHash } from "./file-hasher.ts";
 import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
 import { normalizeRelPath, PathError, resolveInside, STATE_DIR_NAME } from "./paths.ts";
+import { STAGE_MIN_BYTES } from "./push-staging.ts";
 
 export interface LocalScannerDeps {
   root: string;
@@ -39,12 +40,26 @@ export interface LocalScannerDeps {
    * big write() reports its modification only at the end), so it is left for the writer's next event
    * instead of being half read, stored and pushed. */
   growthProbe?: () => Promise<void>;
+  /** Whether some process has the file open for writing (null: cannot tell). A large file someone is
+   * still writing (fallocate then one long write looks complete by size all along) is left for the
+   * writer's next event, for up to WRITER_WAIT_MS, instead of being read and pushed while it changes. */
+  openForWriting?: (abs: string) => boolean | null;
+  /** Milliseconds since some epoch (default Date.now): how long a file has been seen open for writing. */
+  now?: () => number;
 }
 
 /** Where a scan hands the chunks it stores (not the inline ones), as it goes: the node pushes them to
- * the peers while the rest of the file is still being read. */
+ * the peers while the rest of the file is still being read. A large file's chunks come with `placement`:
+ * the scan's stage id (one per scan of one file) and each chunk's offset in the file, so the peers can
+ * assemble the file as the chunks arrive (PushStaging). */
 export interface ChunkSink {
-  add(file: string, fileSize: number, chunks: Chunk[]): Promise<void>;
+  add(file: string, fileSize: number, chunks: Chunk[], placement?: ChunkPlacement): Promise<void>;
+}
+
+export interface ChunkPlacement {
+  stage: string;
+  /** offsets[i]: where chunks[i] starts in the file. */
+  offsets: number[];
 }
 
 export interface ScanResult {
@@ -62,6 +77,8 @@ export class ScanRaceError extends Error {
 const STORE_BATCH_BYTES = 4 << 20;
 /** Files from this size on have their whole-file hash computed by hashFile, beside the scan. */
 const PARALLEL_HASH_MIN_BYTES = 4 << 20;
+/** A large file seen open for writing this long is scanned anyway (a log a daemon keeps open, say). */
+export const WRITER_WAIT_MS = 2000;
 /** Files from this size on are looked at twice (growthProbe) before they are read. */
 const GROWTH_PROBE_MIN_BYTES = 4 << 20;
 /** Files from this size on are rescanned against their previous version (chunkFileAgainst). */
@@ -73,6 +90,9 @@ const PROPOSED_MEMORY = 4096;
 
 export class LocalScanner {
   private seq = 0;
+  private stageSeq = 0;
+  /** Large files found open for writing, since when (see openForWriting). */
+  private readonly writing = new Map<string, number>();
   private readonly inlineLimit: number;
   /** What this node last proposed per path: the stat it hashed and the hash (see knownHash). */
   private readonly proposed = new Map<
@@ -136,6 +156,7 @@ export class LocalScanner {
       return null;
     }
 
+    if (st.size >= GROWTH_PROBE_MIN_BYTES) this.waitForWriter(rel, abs);
     if (st.size >= GROWTH_PROBE_MIN_BYTES && this.d.growthProbe) {
       await this.d.growthProbe();
       const now = lstatOrNull(abs);
@@ -149,10 +170,18 @@ export class LocalScanner {
     const hashes: string[] = [];
     const seen = new Set<string>();
     let inline: InlineChunk[] = [];
+    let inlineAt: number[] = []; // offsets of the inline chunks
     let inlineBytes = 0;
     let overflow = false; // too much new data to inline: store locally, ship out of band
     let pendingStore: Chunk[] = [];
+    let pendingAt: number[] = [];
     let pendingBytes = 0;
+    // Peers assemble a large file from its pushed chunks as they arrive (see ChunkSink).
+    const stage = st.size >= STAGE_MIN_BYTES ? `${this.d.nodeId}:${process.pid}:${++this.stageSeq}` : null;
+    const handOver = async (chunks: Chunk[], at: number[]) => {
+      await store.putMany(chunks, { durable: false, hashedHere: true });
+      await sink?.add(rel, st.size, chunks, stage ? { stage, offsets: at } : undefined);
+    };
     const missing: string[] = [];
     let size = 0;
     let checkedAt = 0;
@@ -160,6 +189,7 @@ export class LocalScanner {
     const chunked = previous ? chunkFileAgainst(abs, previous) : chunkFile(abs);
     for await (const c of chunked) {
       hasher?.update(c.data);
+      const offset = size;
       size += c.data.length;
       // A file still being written (a large copy in progress) is given up early, not read to the end:
       // the watcher's next event brings it back once it settles.
@@ -184,32 +214,33 @@ export class LocalScanner {
       }
       if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
         inline.push({ hash: c.hash, data: c.data });
+        inlineAt.push(offset);
         inlineBytes += c.data.length;
         continue;
       }
       if (!overflow) {
         overflow = true;
         pendingStore = inline; // everything new goes out of band now
+        pendingAt = inlineAt;
         pendingBytes = inlineBytes;
         missing.push(...inline.map((x) => x.hash));
         inline = [];
+        inlineAt = [];
         inlineBytes = 0;
       }
       pendingStore.push(c);
+      pendingAt.push(offset);
       pendingBytes += c.data.length;
       missing.push(c.hash);
       if (pendingBytes >= STORE_BATCH_BYTES) {
         // Not fsynced here: pushing them to a quorum makes them durable (the push syncs this copy too).
-        await store.putMany(pendingStore, { durable: false, hashedHere: true });
-        await sink?.add(rel, st.size, pendingStore);
+        await handOver(pendingStore, pendingAt);
         pendingStore = [];
+        pendingAt = [];
         pendingBytes = 0;
       }
     }
-    if (pendingStore.length > 0) {
-      await store.putMany(pendingStore, { durable: false, hashedHere: true });
-      await sink?.add(rel, st.size, pendingStore);
-    }
+    if (pendingStore.length > 0) await handOver(pendingStore, pendingAt);
     let hash: string;
     if (whole) {
       const w = await whole;
@@ -253,6 +284,23 @@ export class LocalScanner {
       },
       missingChunks: missing,
     };
+  }
+
+  /** Throws ScanRaceError while someone has the file open for writing, for at most WRITER_WAIT_MS. */
+  private waitForWriter(rel: string, abs: string): void {
+    if (this.d.openForWriting?.(abs) !== true) {
+      this.writing.delete(rel);
+      return;
+    }
+    const now = this.d.now?.() ?? Date.now();
+    const since = this.writing.get(rel);
+    if (since === undefined) {
+      if (this.writing.size >= PROPOSED_MEMORY) this.writing.delete(this.writing.keys().next().value!);
+      this.writing.set(rel, now);
+    } else if (now - since >= WRITER_WAIT_MS) {
+      return; // open for writing for long: scan what is there (its next change brings it back)
+    }
+    throw new ScanRaceError(`${rel} is open for writing`);
   }
 
   /** The chunks (with sizes) of the version the index holds, when every one of them is stored here. */

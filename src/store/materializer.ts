@@ -164,6 +164,30 @@ export class Materializer {
   }
 
   /**
+   * Finishes a temp file staged elsewhere (PushStaging): writes the `missing` pieces at their offsets and
+   * sets mode and mtime. The caller then places it (placeStaged) or discards it.
+   */
+  async completeStaged(
+    tmp: string,
+    missing: AsyncIterable<{ offset: number; data: Uint8Array }>,
+    mode: number,
+    mtimeMs: number,
+  ): Promise<void> {
+    const fd = openSync(tmp, constants.O_WRONLY);
+    try {
+      for await (const c of missing) {
+        let done = 0;
+        while (done < c.data.length)
+          done += writeSync(fd, c.data, done, c.data.length - done, c.offset + done);
+      }
+      fchmodSync(fd, mode & 0o7777);
+      futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
    * Updates `rel` in place to a new version: the `changed` byte ranges written, the length set to `size`,
    * mode and mtime set; `beforeWrite` runs (synchronously) right before the first byte is written. Done only under a write lease (file-lease.ts): nobody else has the file open, so
    * no reader sees it half updated (an open() meanwhile waits for the lease) and no writer's bytes mix

@@ -18,6 +18,9 @@ interface Sent {
   durable: boolean | undefined;
   /** Only when the request named chunks the peer should hold. */
   expect?: string[];
+  /** Only when the request placed its chunks in a staged file: the stage id and the offsets. */
+  stage?: string;
+  at?: (number | null)[];
 }
 
 /** A push from node1 to node2 and node3 (three voters); requests are answered when `answer` says so. */
@@ -54,6 +57,7 @@ function harness(
         hashes: req.chunks.map((c) => c.hash),
         durable: req.durable,
         ...(req.expect ? { expect: req.expect } : {}),
+        ...(req.stage ? { stage: `${req.stage.id} ${req.stage.path} ${req.stage.size}`, at: req.at } : {}),
       });
       if (o.failing?.includes(to)) throw new Error(`${to} is down`);
       if (o.hold && req.chunks.length > 0) await new Promise<void>((r) => held.push(r));
@@ -285,5 +289,46 @@ describe("ChunkPush", () => {
     await h.push.finish(["c1", "c2"], ["f"]);
     expect(h.sent.filter((s) => s.to === "node3").map((s) => s.hashes)).toEqual([["c2"], [], ["c1"]]);
     expect(h.events.at(-1)).toMatchObject({ state: "done", peers: ["node2"] });
+  });
+
+  test("placed chunks travel with their stage and offsets; one request never mixes two staged files", async () => {
+    const h = harness();
+    const MiB = 1024 * KiB;
+    await h.push.add("a.bin", 8 * MiB, [chunk("a1", 30 * KiB), chunk("a2", 30 * KiB)], {
+      stage: "n1:1",
+      offsets: [0, 30 * KiB],
+    });
+    // A small file's chunk (no placement) may share the batch; b.bin's chunks start a new one.
+    await h.push.add("small.txt", 40 * KiB, [chunk("s1", 20 * KiB)]);
+    await h.push.add(
+      "b.bin",
+      6 * MiB,
+      [chunk("b1", 50 * KiB), chunk("a1", 30 * KiB), chunk("b2", 70 * KiB)],
+      {
+        stage: "n1:2",
+        offsets: [0, 50 * KiB, 80 * KiB],
+      },
+    );
+    await h.push.finish(["a1", "a2", "s1", "b1", "b2"], ["a.bin", "small.txt", "b.bin"]);
+    const toNode2 = h.sent.filter((x) => x.to === "node2");
+    expect(toNode2).toEqual([
+      {
+        to: "node2",
+        hashes: ["a1", "a2", "s1"],
+        durable: false,
+        stage: `n1:1 a.bin ${8 * MiB}`,
+        at: [0, 30 * KiB, null],
+      },
+      // a1 was sent already (for a.bin): b.bin's copy of it is left to the apply, which has it stored.
+      {
+        to: "node2",
+        hashes: ["b1", "b2"],
+        durable: false,
+        stage: `n1:2 b.bin ${6 * MiB}`,
+        at: [0, 80 * KiB],
+      },
+      { to: "node2", hashes: [], durable: true },
+    ]);
+    expect(h.sent.filter((x) => x.to === "node3").map((x) => x.at)).toEqual(toNode2.map((x) => x.at));
   });
 });

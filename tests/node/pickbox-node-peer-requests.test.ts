@@ -3,13 +3,15 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PickboxNode } from "../../src/node/pickbox-node.ts";
 import { TcpTransport } from "../../src/raft/transport/tcp-transport.ts";
-import { sha256Hex } from "../../src/store/chunker.ts";
+import { chunkBytes, sha256Hex } from "../../src/store/chunker.ts";
+import { encodeCommand } from "../../src/store/commands.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
+import { put } from "../store/fsm-fixture.ts";
 import { testNodeOptions } from "./test-node-options.ts";
 
 let dir: string;
@@ -71,5 +73,31 @@ describe("putChunks from a peer", () => {
 
   test("without `expect` a durable request answers true, as before", async () => {
     expect(await peer.request(address, { t: "putChunks", chunks: [chunkOf(20_000)] }, 5_000)).toBe(true);
+  });
+
+  test("placed chunks are also written into a stage, which the apply of the entry naming them renames into place", async () => {
+    const data = new Uint8Array(randomBytes(2 * 1024 * 1024 + 3));
+    const cmd = put("staged/big.bin", data, { outOfBand: new Map(), origin: "node2" });
+    const chunks = chunkBytes(data);
+    const offsets = chunks.map((_, i) => chunks.slice(0, i).reduce((n, c) => n + c.data.length, 0));
+    const stage = { id: "node2:1:1", path: cmd.path, size: data.length };
+    expect(
+      await peer.request(address, { t: "putChunks", chunks, durable: false, stage, at: offsets }, 5_000),
+    ).toBe(true);
+    expect(await peer.request(address, { t: "putChunks", chunks: [], durable: true }, 5_000)).toBe(true);
+    const stageDir = path.join(node.stateDir, "tmp", "push");
+    // (The reply waits only for the stage's previous write: this one finishes behind it.)
+    const staged = await waitFor("the stage to hold every byte", () => {
+      const [f] = readdirSync(stageDir);
+      return f && sha256Hex(readFileSync(path.join(stageDir, f))) === cmd.hash
+        ? path.join(stageDir, f)
+        : null;
+    });
+    const ino = statSync(staged).ino;
+    await peer.request(address, { t: "propose", data: encodeCommand(cmd) }, 10_000);
+    const file = path.join(node.folder, "staged/big.bin");
+    expect(sha256Hex(readFileSync(file))).toBe(cmd.hash);
+    expect(statSync(file).ino).toBe(ino);
+    expect(readdirSync(stageDir)).toEqual([]);
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, test } from "bun:test";
 import {
   appendFileSync,
   chmodSync,
+  closeSync,
   mkdirSync,
+  openSync,
   rmdirSync,
   statSync,
   symlinkSync,
@@ -15,7 +17,15 @@ import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import type { PutCommand } from "../../src/store/commands.ts";
 import { FileHasher, type WholeFileHash } from "../../src/store/file-hasher.ts";
-import { LocalScanner, ScanRaceError, type ScanResult } from "../../src/store/local-scanner.ts";
+import { openForWriting } from "../../src/store/file-lease.ts";
+import {
+  type ChunkPlacement,
+  LocalScanner,
+  ScanRaceError,
+  type ScanResult,
+  WRITER_WAIT_MS,
+} from "../../src/store/local-scanner.ts";
+import { STAGE_MIN_BYTES } from "../../src/store/push-staging.ts";
 import { folderState, Log, put, type TestNode, testNodesPerTest } from "./fsm-fixture.ts";
 
 const t = testNodesPerTest();
@@ -341,5 +351,98 @@ describe("LocalScanner", () => {
     writeFileSync(path.join(a.root, "small.txt"), "x");
     asPut(await scanner(true).scan("small.txt"));
     expect(probes).toBe(2);
+  });
+
+  test("a large file open for writing is left for its writer's next event, up to WRITER_WAIT_MS; real leases see a real writer", async () => {
+    const a = node("a");
+    const file = path.join(a.root, "big.bin");
+    writeFileSync(file, new Uint8Array(5 << 20).fill(1));
+    writeFileSync(path.join(a.root, "small.txt"), "x");
+    let now = 0;
+    let open = true;
+    const asked: string[] = [];
+    const s = new LocalScanner({
+      root: a.root,
+      nodeId: a.id,
+      index: a.index,
+      chunks: a.chunks,
+      openForWriting: (abs) => {
+        asked.push(path.basename(abs));
+        return open;
+      },
+      now: () => now,
+    });
+    await expect(s.scan("big.bin")).rejects.toThrow(/open for writing/);
+    now += WRITER_WAIT_MS - 1;
+    await expect(s.scan("big.bin")).rejects.toThrow(ScanRaceError);
+    expect(a.chunks.stats().chunks).toBe(0); // nothing read or stored meanwhile
+    // Open for writing that long (a log a daemon keeps open): scanned as it is.
+    now += 1;
+    expect(asPut(await s.scan("big.bin")).size).toBe(5 << 20);
+    // Small files are not asked about; a writer that closes lets the scan through at once.
+    asPut(await s.scan("small.txt"));
+    expect(asked.filter((n) => n === "small.txt")).toEqual([]);
+    writeFileSync(file, new Uint8Array(5 << 20).fill(2));
+    open = false;
+    expect(asPut(await s.scan("big.bin")).hash).toBe(sha256Hex(new Uint8Array(5 << 20).fill(2)));
+
+    // The node's real check, through a file lease: a descriptor open for writing is seen, a closed one not.
+    const fd = openSync(file, "r+");
+    try {
+      expect(openForWriting(file)).toBe(true);
+    } finally {
+      closeSync(fd);
+    }
+    expect(openForWriting(file)).toBe(false);
+    expect(openForWriting(path.join(a.root, "missing.bin"))).toBeNull();
+  });
+
+  test("a large file's stored chunks reach the sink with their offsets and one stage id per scan; small files' without", async () => {
+    const a = node("a");
+    const file = path.join(a.root, "big.bin");
+    const data = new Uint8Array(9 << 20).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(file, data);
+    let content = data;
+    const got: { file: string; size: number; hashes: string[]; stage?: string; offsets?: number[] }[] = [];
+    const sink = {
+      add: async (
+        f: string,
+        size: number,
+        chunks: { hash: string; data: Uint8Array }[],
+        placement?: ChunkPlacement,
+      ) => {
+        for (const [i, c] of chunks.entries()) {
+          // Each chunk is exactly the file's bytes at its offset.
+          const at = placement?.offsets[i];
+          if (at !== undefined) expect(sha256Hex(content.subarray(at, at + c.data.length))).toBe(c.hash);
+        }
+        got.push({
+          file: f,
+          size,
+          hashes: chunks.map((c) => c.hash),
+          stage: placement?.stage,
+          offsets: placement?.offsets,
+        });
+      },
+    };
+    const s = scannerOf(a, 0);
+    const cmd = asPut(await s.scan("big.bin", sink));
+    expect(got.length).toBeGreaterThan(1);
+    expect(new Set(got.map((g) => g.stage)).size).toBe(1);
+    expect(got[0]!.stage).toMatch(/^a:/);
+    expect(got.flatMap((g) => g.hashes)).toEqual(cmd.chunks); // all new and distinct here, in order
+    expect(got.flatMap((g) => g.offsets)[0]).toBe(0);
+    // A rescan is a new stage.
+    content = data.map((b) => b ^ 1);
+    writeFileSync(file, content);
+    await s.scan("big.bin", sink);
+    expect(new Set(got.map((g) => g.stage)).size).toBe(2);
+    // Below STAGE_MIN_BYTES: no placement.
+    const before = got.length;
+    content = data.subarray(0, STAGE_MIN_BYTES - 1).map((b) => b ^ 2);
+    writeFileSync(path.join(a.root, "mid.bin"), content);
+    await s.scan("mid.bin", sink);
+    expect(got.slice(before).every((g) => g.stage === undefined)).toBe(true);
+    expect(got.length).toBeGreaterThan(before);
   });
 });

@@ -1,0 +1,250 @@
+// Files assembled from pushed chunks before their entry commits. The origin of a large file pushes its
+// chunks to every peer ahead of the proposal and says where in the file each one goes; a peer writes
+// them into a temp file as they arrive (besides storing them), so when the entry commits its apply is
+// little more than a rename instead of reading every chunk back and writing the whole file then.
+//
+// Staging is only ever a shortcut: the apply claims a stage only if every chunk written there is the one
+// its command names at that offset, writes whatever is missing from the chunk store, and without a
+// usable stage writes the file as always. A failed stage write (a full disk, say) drops the stage and
+// never fails the push. Stages nobody claims are deleted after STAGE_TTL_MS; all of them at startup.
+import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
+import { open } from "node:fs/promises";
+import path from "node:path";
+
+/** What a push says about the chunks of one request that belong to a staged file. */
+export interface StageTarget {
+  /** The origin's name for one scan of one file (a rescan is a new stage). */
+  id: string;
+  path: string;
+  size: number;
+}
+
+/** A chunk of a command's layout: its hash at an offset. */
+export interface PlacedChunk {
+  offset: number;
+  hash: string;
+}
+
+/** A stage handed to an apply: the temp file (now the caller's to rename or delete) and what it lacks. */
+export interface ClaimedStage {
+  tmp: string;
+  missing: PlacedChunk[];
+}
+
+/** Files from this size on are staged by their peers while they are pushed (smaller ones gain little). */
+export const STAGE_MIN_BYTES = 4 * 1024 * 1024;
+/** Unclaimed stages are deleted after this long without a write. */
+export const STAGE_TTL_MS = 120_000;
+/** Largest file staged (and so the largest size a peer can make this node allocate for one stage). */
+const MAX_STAGE_BYTES = 2 ** 40;
+/** Stages at once; a further one is refused (the apply then writes its file as usual). */
+const MAX_STAGES = 64;
+
+interface Stage {
+  target: StageTarget;
+  tmp: string;
+  /** offset → hash of every chunk written there. */
+  written: Map<number, string>;
+  /** The write in progress (writes of one stage are serialised). */
+  tail: Promise<void>;
+  failed: boolean;
+  touchedAt: number;
+}
+
+export class PushStaging {
+  private readonly dir: string;
+  private readonly stages = new Map<string, Stage>();
+  private seq = 0;
+  /** Files of dropped stages, deleted once their queued writes are done. */
+  private readonly dropping = new Set<Promise<void>>();
+
+  constructor(
+    /** The node's temp directory (.pickbox/tmp); stages live in its `push` folder. */
+    tmpRoot: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.dir = path.join(tmpRoot, "push");
+    rmSync(this.dir, { recursive: true, force: true }); // a previous process's stages are of no use
+  }
+
+  /** Stages in progress (for tests and status). */
+  get size(): number {
+    return this.stages.size;
+  }
+
+  /** Whether some stage is for `filePath` at `size` (cheap: there are few stages at a time). */
+  holds(filePath: string, size: number): boolean {
+    for (const s of this.stages.values())
+      if (s.target.path === filePath && s.target.size === size) return true;
+    return false;
+  }
+
+  /**
+   * Writes pushed chunks into the stage `target` names, each at its offset (offsets[i] for chunks[i];
+   * null for a chunk of no staged file). The writes run behind the caller: what this resolves for is the
+   * stage's previous write (one request of slack keeps the push moving and memory bounded). Never rejects.
+   */
+  async write(
+    target: StageTarget,
+    chunks: { data: Uint8Array; hash: string }[],
+    offsets: (number | null)[],
+  ): Promise<void> {
+    if (!validTarget(target)) return;
+    const stage = this.stageFor(target);
+    if (!stage) return;
+    const before = stage.tail;
+    const run = before.then(async () => {
+      if (stage.failed) return;
+      const fh = await open(stage.tmp, "r+");
+      try {
+        // Chunks that follow one another in the file go down in one writev.
+        let i = 0;
+        while (i < chunks.length) {
+          const at = offsets[i];
+          if (!fits(at, chunks[i]!.data.length, target.size)) {
+            i++;
+            continue;
+          }
+          const run: Uint8Array[] = [];
+          let end = at;
+          let j = i;
+          while (j < chunks.length && offsets[j] === end && fits(end, chunks[j]!.data.length, target.size)) {
+            run.push(chunks[j]!.data);
+            end += chunks[j]!.data.length;
+            j++;
+          }
+          const total = end - at;
+          let done = (await fh.writev(run, at)).bytesWritten;
+          if (done < total) {
+            const all = Buffer.concat(run); // a short writev is rare on a regular file
+            while (done < total) done += (await fh.write(all, done, total - done, at + done)).bytesWritten;
+          }
+          for (let k = i; k < j; k++) stage.written.set(offsets[k]!, chunks[k]!.hash);
+          i = j;
+        }
+      } finally {
+        await fh.close();
+      }
+    });
+    stage.tail = run.catch(() => {
+      stage.failed = true; // e.g. the disk is full: this stage is useless now
+      this.drop(target.id);
+    });
+    stage.touchedAt = this.now();
+    await before;
+  }
+
+  /**
+   * The stage of `filePath` at `size` whose written chunks all sit where `layout` (the committed
+   * command's chunks) puts them, the one with the most of them; null when there is none. The claimed
+   * temp file becomes the caller's; `missing` lists the chunks of the layout it does not hold yet.
+   */
+  async claim(filePath: string, size: number, layout: PlacedChunk[]): Promise<ClaimedStage | null> {
+    const candidates = [...this.stages.values()].filter(
+      (s) => s.target.path === filePath && s.target.size === size,
+    );
+    if (candidates.length === 0) return null;
+    await Promise.all(candidates.map((s) => s.tail));
+    const want = new Map(layout.map((c) => [c.offset, c.hash]));
+    let best: Stage | null = null;
+    for (const s of candidates) {
+      if (s.failed || !this.stages.has(s.target.id)) continue;
+      let fits = true;
+      for (const [off, h] of s.written) {
+        if (want.get(off) !== h) {
+          fits = false;
+          break;
+        }
+      }
+      if (fits && (!best || s.written.size > best.written.size)) best = s;
+    }
+    if (!best) return null;
+    this.stages.delete(best.target.id);
+    const written = best.written;
+    return { tmp: best.tmp, missing: layout.filter((c) => written.get(c.offset) !== c.hash) };
+  }
+
+  /** Deletes stages nobody wrote to for STAGE_TTL_MS. */
+  sweep(): void {
+    const cutoff = this.now() - STAGE_TTL_MS;
+    for (const [id, s] of this.stages) if (s.touchedAt < cutoff) this.drop(id);
+  }
+
+  /** Deletes every stage (shutdown). */
+  close(): void {
+    for (const id of [...this.stages.keys()]) this.drop(id);
+  }
+
+  /** Resolves once every write queued so far is done and every dropped stage's file deleted. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.stages.values()].map((s) => s.tail));
+    await Promise.all([...this.dropping]);
+  }
+
+  private stageFor(target: StageTarget): Stage | null {
+    const known = this.stages.get(target.id);
+    if (known) return known.target.path === target.path && known.target.size === target.size ? known : null;
+    this.sweep();
+    if (this.stages.size >= MAX_STAGES) return null;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(this.dir, `s-${process.pid}-${++this.seq}`);
+    try {
+      const fd = openSync(tmp, "w", 0o600);
+      try {
+        ftruncateSync(fd, target.size); // sparse: blocks are taken as chunks arrive
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      unlinkQuietly(tmp);
+      return null;
+    }
+    const stage: Stage = {
+      target: { id: target.id, path: target.path, size: target.size },
+      tmp,
+      written: new Map(),
+      tail: Promise.resolve(),
+      failed: false,
+      touchedAt: this.now(),
+    };
+    this.stages.set(target.id, stage);
+    return stage;
+  }
+
+  private drop(id: string): void {
+    const s = this.stages.get(id);
+    if (!s) return;
+    this.stages.delete(id);
+    // Writes still queued find the file gone and fail quietly.
+    const gone = s.tail.finally(() => {
+      unlinkQuietly(s.tmp);
+      this.dropping.delete(gone);
+    });
+    this.dropping.add(gone);
+  }
+}
+
+function fits(at: number | null | undefined, len: number, size: number): at is number {
+  return typeof at === "number" && Number.isSafeInteger(at) && at >= 0 && at + len <= size;
+}
+
+function validTarget(t: StageTarget): boolean {
+  return (
+    typeof t === "object" &&
+    t !== null &&
+    typeof t.id === "string" &&
+    t.id.length > 0 &&
+    t.id.length <= 200 &&
+    typeof t.path === "string" &&
+    t.path.length > 0 &&
+    Number.isSafeInteger(t.size) &&
+    t.size > 0 &&
+    t.size <= MAX_STAGE_BYTES
+  );
+}
+
+function unlinkQuietly(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {}
+}
