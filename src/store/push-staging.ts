@@ -7,9 +7,9 @@
 // its command names at that offset, writes whatever is missing from the chunk store, and without a
 // usable stage writes the file as always. A failed stage write (a full disk, say) drops the stage and
 // never fails the push. Stages nobody claims are deleted after STAGE_TTL_MS; all of them at startup.
-import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { DirectRunWriter, writeFully } from "./direct-run-writer.ts";
 
 /** What a push says about the chunks of one request that belong to a staged file. */
 export interface StageTarget {
@@ -33,6 +33,15 @@ export interface ClaimedStage {
 
 /** Files from this size on are staged by their peers while they are pushed (smaller ones gain little). */
 export const STAGE_MIN_BYTES = 4 * 1024 * 1024;
+/** Raw descriptors, not FileHandles: a stage dropped at shutdown must not become a garbage-collection
+ * error. */
+interface StageFiles {
+  buffered: number;
+  /** Direct I/O for the stream of pushed chunks, where the file system has it. */
+  direct: number | null;
+  writer: DirectRunWriter | null;
+}
+
 /** Unclaimed stages are deleted after this long without a write. */
 export const STAGE_TTL_MS = 120_000;
 /** Largest file staged (and so the largest size a peer can make this node allocate for one stage). */
@@ -43,6 +52,8 @@ const MAX_STAGES = 64;
 interface Stage {
   target: StageTarget;
   tmp: string;
+  /** Open from the stage's first write until it is claimed or dropped. */
+  files: StageFiles | null;
   /** offset → hash of every chunk written there. */
   written: Map<number, string>;
   /** The write in progress (writes of one stage are serialised). */
@@ -95,35 +106,15 @@ export class PushStaging {
     const before = stage.tail;
     const run = before.then(async () => {
       if (stage.failed) return;
-      const fh = await open(stage.tmp, "r+");
-      try {
-        // Chunks that follow one another in the file go down in one writev.
-        let i = 0;
-        while (i < chunks.length) {
-          const at = offsets[i];
-          if (!fits(at, chunks[i]!.data.length, target.size)) {
-            i++;
-            continue;
-          }
-          const run: Uint8Array[] = [];
-          let end = at;
-          let j = i;
-          while (j < chunks.length && offsets[j] === end && fits(end, chunks[j]!.data.length, target.size)) {
-            run.push(chunks[j]!.data);
-            end += chunks[j]!.data.length;
-            j++;
-          }
-          const total = end - at;
-          let done = (await fh.writev(run, at)).bytesWritten;
-          if (done < total) {
-            const all = Buffer.concat(run); // a short writev is rare on a regular file
-            while (done < total) done += (await fh.write(all, done, total - done, at + done)).bytesWritten;
-          }
-          for (let k = i; k < j; k++) stage.written.set(offsets[k]!, chunks[k]!.hash);
-          i = j;
-        }
-      } finally {
-        await fh.close();
+      stage.files ??= openStage(stage.tmp);
+      const files = stage.files;
+      for (let i = 0; i < chunks.length; i++) {
+        const at = offsets[i];
+        const c = chunks[i]!;
+        if (!fits(at, c.data.length, target.size)) continue;
+        if (files.writer) await files.writer.write(at, c.data);
+        else await writeFully(files.buffered, c.data, at);
+        stage.written.set(at, c.hash);
       }
     });
     stage.tail = run.catch(() => {
@@ -161,6 +152,12 @@ export class PushStaging {
     if (!best) return null;
     this.stages.delete(best.target.id);
     const written = best.written;
+    try {
+      await closeStage(best, size);
+    } catch {
+      unlinkQuietly(best.tmp);
+      return null;
+    }
     return { tmp: best.tmp, missing: layout.filter((c) => written.get(c.offset) !== c.hash) };
   }
 
@@ -202,6 +199,7 @@ export class PushStaging {
     const stage: Stage = {
       target: { id: target.id, path: target.path, size: target.size },
       tmp,
+      files: null,
       written: new Map(),
       tail: Promise.resolve(),
       failed: false,
@@ -215,12 +213,48 @@ export class PushStaging {
     const s = this.stages.get(id);
     if (!s) return;
     this.stages.delete(id);
-    // Writes still queued find the file gone and fail quietly.
-    const gone = s.tail.finally(() => {
-      unlinkQuietly(s.tmp);
-      this.dropping.delete(gone);
-    });
+    // Writes still queued finish (or fail quietly) first.
+    const gone = s.tail
+      .then(() => closeStage(s, null))
+      .catch(() => {})
+      .finally(() => {
+        unlinkQuietly(s.tmp);
+        this.dropping.delete(gone);
+      });
     this.dropping.add(gone);
+  }
+}
+
+function openStage(tmp: string): StageFiles {
+  const buffered = openSync(tmp, constants.O_RDWR);
+  let direct: number | null = null;
+  if (constants.O_DIRECT) {
+    try {
+      direct = openSync(tmp, constants.O_RDWR | constants.O_DIRECT);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EINVAL") {
+        closeSync(buffered);
+        throw e;
+      }
+    }
+  }
+  return { buffered, direct, writer: direct !== null ? new DirectRunWriter(direct, buffered) : null };
+}
+
+/** Puts what the stage's writer still buffers into the file, cuts it to `size` (when given: the direct
+ * writes pad their last block) and closes it. */
+async function closeStage(s: Stage, size: number | null): Promise<void> {
+  const f = s.files;
+  if (!f) return;
+  s.files = null;
+  try {
+    if (size !== null) {
+      await f.writer?.flush();
+      ftruncateSync(f.buffered, size);
+    }
+  } finally {
+    if (f.direct !== null) closeSync(f.direct);
+    closeSync(f.buffered);
   }
 }
 

@@ -14,7 +14,13 @@ function stagingNode(peers: PeerChunks) {
   const root = path.join(t.base, "a");
   mkdirSync(path.join(root, ".pickbox"), { recursive: true });
   const staging = new PushStaging(path.join(root, ".pickbox", "tmp"));
-  const n = t.track(openNode(root, "a", peers, undefined, "boot-1", { staging }));
+  const opened = openNode(root, "a", peers, undefined, "boot-1", { staging });
+  const close = opened.close;
+  opened.close = () => {
+    staging.close(); // (its stages' descriptors with it)
+    close();
+  };
+  const n = t.track(opened);
   const reads: string[] = [];
   const get = n.chunks.get.bind(n.chunks);
   n.chunks.get = (h: string) => {

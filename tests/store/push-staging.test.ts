@@ -2,11 +2,13 @@
 // the stage only when every chunk written there is the one its command names at that offset.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -17,10 +19,24 @@ import { PushStaging, STAGE_TTL_MS } from "../../src/store/push-staging.ts";
 import { seededBytes } from "./seeded-bytes.ts";
 
 let tmp: string;
+const open: PushStaging[] = [];
 beforeEach(() => {
   tmp = mkdtempSync(path.join(tmpdir(), "pickbox-staging-"));
 });
-afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    s.close();
+    await s.settled();
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A PushStaging closed (its stages' descriptors too) after the test. */
+function staging(now?: () => number): PushStaging {
+  const s = new PushStaging(tmp, now);
+  open.push(s);
+  return s;
+}
 
 const chunk = (n: number, seed: number) => {
   const data = seededBytes(n, seed);
@@ -42,9 +58,21 @@ function fileOf(sizes: number[]) {
   return { chunks, offsets, bytes, size: off, layout };
 }
 
+/** This process's descriptors open on `file` (looked up one by one: listing /proc/self/fd under the test
+ * runner does not show every one). */
+function descriptorsOf(file: string): number[] {
+  const out: number[] = [];
+  for (let fd = 0; fd < 1024; fd++) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`) === file) out.push(fd);
+    } catch {}
+  }
+  return out;
+}
+
 describe("PushStaging", () => {
   test("chunks land at their offsets; a claim hands over the file and names the chunks it lacks", async () => {
-    const s = new PushStaging(tmp);
+    const s = staging();
     const f = fileOf([70_000, 5, 130_000, 64_000, 1]);
     const target = { id: "n2:1", path: "dir/big.bin", size: f.size };
     // Two requests; the second skips chunk 3 (the origin had already sent it elsewhere).
@@ -66,7 +94,7 @@ describe("PushStaging", () => {
   });
 
   test("a stage holding a chunk the command does not have there is never claimed; the fullest fitting one is", async () => {
-    const s = new PushStaging(tmp);
+    const s = staging();
     const f = fileOf([50_000, 50_000, 50_000]);
     const other = chunk(50_000, 99); // what a scan racing a writer read at offset 50000
     await s.write({ id: "racing", path: "f", size: f.size }, [f.chunks[0]!, other], [0, 50_000]);
@@ -83,7 +111,7 @@ describe("PushStaging", () => {
   });
 
   test("bad placements from a peer are ignored, never thrown: out of range, negative, not numbers, bad targets", async () => {
-    const s = new PushStaging(tmp);
+    const s = staging();
     const c = chunk(1000, 1);
     await s.write({ id: "x", path: "f", size: 1500 }, [c, c, c, c], [600, -1, null, 0.5]);
     await s.write({ id: "", path: "f", size: 1500 }, [c], [0]);
@@ -96,9 +124,9 @@ describe("PushStaging", () => {
     expect([...readFileSync(claimed!.tmp)].every((b) => b === 0)).toBe(true);
   });
 
-  test("stages nobody writes to expire; a failed write drops the stage without failing the writer", async () => {
+  test("stages nobody writes to expire; a stage that fails is dropped without failing the writer", async () => {
     let now = 1_000_000;
-    const s = new PushStaging(tmp, () => now);
+    const s = staging(() => now);
     const c = chunk(10_000, 3);
     await s.write({ id: "old", path: "a", size: 20_000 }, [c], [0]);
     now += STAGE_TTL_MS / 2;
@@ -111,11 +139,14 @@ describe("PushStaging", () => {
     await s.settled(); // (a dropped stage's file goes once its queued writes are done)
     expect(readdirSync(dir)).toHaveLength(1);
 
-    // Its file vanishes (a person emptying .pickbox/tmp): the next write fails and the stage is dropped.
+    // A stage whose file cannot be opened for its first write (a person emptying .pickbox/tmp right
+    // then) is dropped; the writer is not failed.
+    const writing = s.write({ id: "doomed", path: "c", size: 20_000 }, [c], [0]);
     rmSync(dir, { recursive: true, force: true });
-    await s.write({ id: "recent", path: "b", size: 20_000 }, [c], [10_000]);
-    await s.write({ id: "recent", path: "b", size: 20_000 }, [c], [0]); // resolves once the failed one is done
-    expect(s.holds("b", 20_000)).toBe(false);
+    await writing;
+    await s.settled();
+    expect(s.holds("c", 20_000)).toBe(false);
+    expect(s.holds("b", 20_000)).toBe(true);
   });
 
   test("a new PushStaging removes the stages a previous process left behind", () => {
@@ -124,5 +155,31 @@ describe("PushStaging", () => {
     writeFileSync(path.join(dir, "s-1-1"), "left by a crash");
     new PushStaging(tmp);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  test("a stage is written with direct I/O (no page cache), where the file system allows it", async () => {
+    const s = staging();
+    const f = fileOf([70_000, 90_000]);
+    await s.write({ id: "d", path: "f", size: f.size }, f.chunks, f.offsets);
+    await s.settled();
+    const stageFile = path.join(tmp, "push", readdirSync(path.join(tmp, "push"))[0]!);
+    const fds = descriptorsOf(stageFile);
+    const flags = fds.map((fd) =>
+      Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8),
+    );
+    expect(flags.some((fl) => (fl & constants.O_DIRECT) !== 0)).toBe(true);
+    const claimed = await s.claim("f", f.size, f.layout);
+    expect(claimed?.missing).toEqual([]);
+    expect(Buffer.compare(readFileSync(claimed!.tmp), Buffer.from(f.bytes))).toBe(0);
+    // Claimed: its descriptors are closed.
+    expect(
+      readdirSync("/proc/self/fd").some((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === stageFile;
+        } catch {
+          return false;
+        }
+      }),
+    ).toBe(false);
   });
 });
