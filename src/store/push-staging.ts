@@ -46,6 +46,8 @@ interface StageFiles {
 export const STAGE_TTL_MS = 120_000;
 /** Largest file staged (and so the largest size a peer can make this node allocate for one stage). */
 const MAX_STAGE_BYTES = 2 ** 40;
+/** Bytes of one stage queued for writing before a writer has to wait. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** Stages at once; a further one is refused (the apply then writes its file as usual). */
 const MAX_STAGES = 64;
 
@@ -56,8 +58,10 @@ interface Stage {
   files: StageFiles | null;
   /** offset → hash of every chunk written there. */
   written: Map<number, string>;
-  /** The write in progress (writes of one stage are serialised). */
+  /** The last write queued (writes of one stage are serialised), the ones still to finish, and their bytes. */
   tail: Promise<void>;
+  pending: Promise<void>[];
+  queued: number;
   failed: boolean;
   touchedAt: number;
 }
@@ -92,8 +96,9 @@ export class PushStaging {
 
   /**
    * Writes pushed chunks into the stage `target` names, each at its offset (offsets[i] for chunks[i];
-   * null for a chunk of no staged file). The writes run behind the caller: what this resolves for is the
-   * stage's previous write (one request of slack keeps the push moving and memory bounded). Never rejects.
+   * null for a chunk of no staged file). The writes run behind the caller, who waits only while more than
+   * MAX_QUEUED_BYTES of a stage are still to be written (a disk busy for a moment does not hold up the
+   * push; memory stays bounded). Never rejects.
    */
   async write(
     target: StageTarget,
@@ -103,8 +108,7 @@ export class PushStaging {
     if (!validTarget(target)) return;
     const stage = this.stageFor(target);
     if (!stage) return;
-    const before = stage.tail;
-    const run = before.then(async () => {
+    const run = stage.tail.then(async () => {
       if (stage.failed) return;
       stage.files ??= openStage(stage.tmp);
       const files = stage.files;
@@ -117,12 +121,20 @@ export class PushStaging {
         stage.written.set(at, c.hash);
       }
     });
-    stage.tail = run.catch(() => {
-      stage.failed = true; // e.g. the disk is full: this stage is useless now
-      this.drop(target.id);
-    });
+    const bytes = chunks.reduce((n, c) => n + c.data.length, 0);
+    stage.queued += bytes;
+    stage.tail = run
+      .catch(() => {
+        stage.failed = true; // e.g. the disk is full: this stage is useless now
+        this.drop(target.id);
+      })
+      .finally(() => {
+        stage.queued -= bytes;
+        stage.pending.shift(); // (writes of a stage finish in order)
+      });
+    stage.pending.push(stage.tail);
     stage.touchedAt = this.now();
-    await before;
+    while (stage.queued > MAX_QUEUED_BYTES && stage.pending.length > 0) await stage.pending[0];
   }
 
   /**
@@ -202,6 +214,8 @@ export class PushStaging {
       files: null,
       written: new Map(),
       tail: Promise.resolve(),
+      pending: [],
+      queued: 0,
       failed: false,
       touchedAt: this.now(),
     };
