@@ -17,8 +17,9 @@ import { FileFSM } from "../store/file-fsm.ts";
 import { FileHasher } from "../store/file-hasher.ts";
 import { FileIndex } from "../store/file-index.ts";
 import { openForWriting } from "../store/file-lease.ts";
+import { FileSystemSyncer } from "../store/fs-syncer.ts";
 import { legacyForwardToCommand } from "../store/legacy-forward.ts";
-import { LocalScanner } from "../store/local-scanner.ts";
+import { LocalScanner, ScanRaceError } from "../store/local-scanner.ts";
 import { resolveInside } from "../store/paths.ts";
 import { PushStaging } from "../store/push-staging.ts";
 import { FolderWatcher } from "../watcher/folder-watcher.ts";
@@ -118,6 +119,14 @@ export class PickboxNode {
   private readonly gcPacer = new GcPacer(GC_PACING);
   /** Chunks peers took from this node's recent pushes (a rescan does not ship them again). */
   private readonly pushedChunks = new PushedChunks();
+  /** Checkpoints after bursts of small files sync the file system at once (syncfs, on a worker). */
+  private readonly fsSyncer = new FileSystemSyncer({
+    onWorkerFailed: (err) =>
+      this.log.warn(
+        { err: err.message },
+        "file system sync worker unavailable; checkpoints fsync file by file",
+      ),
+  });
   private readonly fileHasher = new FileHasher({
     onWorkerFailed: (err) =>
       this.log.warn(
@@ -180,6 +189,7 @@ export class PickboxNode {
       onBulkBytes: (n) => this.gcPacer.note(n),
       events: this.events.fsm,
       staging: this.staging,
+      syncFileSystem: (dir) => this.fsSyncer.sync(dir),
     });
     const advertised = `${o.advertiseHost}:${o.raftPort}`;
     this.raft = new RaftNode({
@@ -276,8 +286,13 @@ export class PickboxNode {
       },
       propose: (data) => this.forwarder.propose(data),
       openPush: () => this.openPush(),
+      // A file still being written is looked at again shortly: expected, so not a warning (a long copy
+      // would log one every 50 ms).
       onError: (p, err) =>
-        this.log.warn({ path: p, err: String(err) }, "change not replicated yet; will retry"),
+        this.log[err instanceof ScanRaceError ? "debug" : "warn"](
+          { path: p, err: String(err) },
+          "change not replicated yet; will retry",
+        ),
     });
     const ignore = new IgnoreRules(this.folder);
     this.watcher = new FolderWatcher({
@@ -324,6 +339,7 @@ export class PickboxNode {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.fsm?.checkpoint().catch((err) => this.log.error({ err: String(err) }, "checkpoint failed"));
     this.staging?.close();
+    this.fsSyncer.close();
     this.chunks?.close();
     this.storage?.close();
     this.log.info({}, "node stopped");

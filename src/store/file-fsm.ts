@@ -52,6 +52,9 @@ const PATCH_MIN_BYTES = 1024 * 1024;
 /** Largest patch written into the file itself (under a write lease); larger ones go to a copy. Its bytes
  * are held in memory while the lease is, so the patch never waits for the chunk store. */
 const IN_PLACE_MAX_BYTES = 8 * 1024 * 1024;
+/** A checkpoint covering this many written paths or more syncs the whole file system (one syncfs: one
+ * write-back pass and one disk cache flush) instead of fsyncing each. */
+const SYNCFS_MIN_PATHS = 16;
 /** Index meta key: paths patched in place whose writes no checkpoint has fsynced yet (see patchFile). */
 export const IN_PLACE_PATCHES_KEY = "inPlacePatches";
 /** Largest read of back-to-back packed chunks when writing a file (one buffer per file being written). */
@@ -83,6 +86,9 @@ export interface FileFsmDeps {
   /** Files assembled from pushed chunks ahead of their commit (see PushStaging): an apply that finds
    * its file there only completes and renames it. */
   staging?: PushStaging;
+  /** Makes the whole file system `dir` is on durable at once (syncfs; see FileSystemSyncer): false when
+   * it cannot, and the checkpoint then fsyncs what it wrote one by one. */
+  syncFileSystem?: (dir: string) => Promise<boolean>;
   /** Identifies the current boot of the machine (default: Linux's boot_id); a change means the page
    * cache was lost since the last checkpoint. Injected by tests to simulate a power cut. */
   bootId?: string;
@@ -237,7 +243,7 @@ export class FileFSM implements FSM {
       patches: new Map(this.unsyncedPatches),
       ...this.mat.takeUnsynced(),
     }));
-    await Promise.all([syncPaths(files, dirs), this.d.chunks.sync()]);
+    await Promise.all([this.syncWritten(files, dirs), this.d.chunks.sync()]);
     // Patched files are on disk now, unless patched again since (that patch stays marked).
     let patchesSynced = false;
     for (const [p, seq] of patches) {
@@ -254,6 +260,14 @@ export class FileFSM implements FSM {
       this.durable = Math.max(this.durable, idx);
     }
     return this.durable;
+  }
+
+  /** Makes the files and directories a checkpoint covers durable: many at once with one syncfs, a few
+   * (or where syncfs is not available) with an fsync each. */
+  private async syncWritten(files: string[], dirs: string[]): Promise<void> {
+    if (files.length + dirs.length >= SYNCFS_MIN_PATHS && (await this.d.syncFileSystem?.(this.d.root)))
+      return;
+    await syncPaths(files, dirs);
   }
 
   /**

@@ -2,15 +2,7 @@
 // I/O; writes behind the buffer's window go to the page cache. Whatever the order, the file ends up
 // with exactly the bytes written, zeros in the gaps.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import {
-  closeSync,
-  constants,
-  ftruncateSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { closeSync, constants, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DirectRunWriter } from "../../src/store/direct-run-writer.ts";

@@ -2,7 +2,7 @@
 // the index; after a power cut (new boot id) the files applied past the last checkpoint are checked and
 // torn ones rewritten, while a process crash (same boot) leaves the folder to the scanner.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DURABLE_BOOT_KEY, DURABLE_INDEX_KEY } from "../../src/store/file-fsm.ts";
 import {
@@ -114,5 +114,38 @@ describe("FileFSM durability", () => {
     const b = t.track(openNode(a.root, "a", new Map(), undefined, "boot-2"));
     expect(await b.fsm.repairAfterPowerLoss()).toBe(0);
     expect(existsSync(path.join(b.root, "f.txt"))).toBe(true);
+  });
+
+  test("a checkpoint after many writes syncs the file system at once; after a few it fsyncs each; a sync error fails it", async () => {
+    const calls: string[] = [];
+    let answer: boolean | Error = true;
+    const root = path.join(t.base, "s");
+    mkdirSync(path.join(root, ".pickbox"), { recursive: true });
+    const a = t.track(
+      openNode(root, "s", new Map(), undefined, "boot-1", {
+        syncFileSystem: async (dir) => {
+          calls.push(dir);
+          if (answer instanceof Error) throw answer;
+          return answer;
+        },
+      }),
+    );
+    const log = new Log();
+    const burst = (n: number, tag: string) =>
+      a.fsm.applyMany([log.add(Array.from({ length: n }, (_, i) => put(`${tag}/f${i}.txt`, `${tag} ${i}`)))]);
+    await burst(20, "many");
+    expect(await a.fsm.checkpoint()).toBe(1);
+    expect(calls).toEqual([root]);
+    await burst(3, "few");
+    expect(await a.fsm.checkpoint()).toBe(2);
+    expect(calls).toEqual([root]); // three files: fsynced one by one
+    answer = false; // (syncfs not available here)
+    await burst(20, "fallback");
+    expect(await a.fsm.checkpoint()).toBe(3);
+    expect(calls).toHaveLength(2);
+    answer = new Error("write-back error");
+    await burst(20, "failing");
+    await expect(a.fsm.checkpoint()).rejects.toThrow(/write-back error/);
+    expect(a.fsm.durableIndex()).toBe(3);
   });
 });
