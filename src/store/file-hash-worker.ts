@@ -1,13 +1,45 @@
-// Worker thread of FileHasher: SHA-256 of whole files, read in blocks, off the node's main thread.
-// Messages in: { id, path }; out: { id, hash, size } or { id, error }.
+// Worker thread of FileHasher, off the node's main thread:
+// - { id, path }: SHA-256 of the whole file → { id, hash, size } or { id, error };
+// - { id, op: "chunk", path, window }: the file cut into chunks (FastCDC) and hashed, in blocks of the
+//   file's bytes that are transferred (not copied) to the main thread → { id, op: "block", buf, ends,
+//   hashes } per block, each ends[i] the end of chunk i within buf, then { id, op: "end", hash, size }
+//   (the whole file's SHA-256, from the same pass) or { id, error }. At most `window` blocks are sent
+//   ahead of the main thread's { id, op: "credit" } (one per block it is done with); { id, op: "cancel" }
+//   stops the job.
 import { closeSync, openSync, readSync } from "node:fs";
+import { chunkFile } from "./chunker.ts";
 
 declare const self: Worker;
 
 const block = new Uint8Array(1 << 20); // reused: warm memory, nothing kept
 
-self.onmessage = (e: MessageEvent<{ id: number; path: string }>) => {
-  const { id, path } = e.data;
+interface ChunkJob {
+  credits: number;
+  wake: (() => void) | null;
+  cancelled: boolean;
+}
+const jobs = new Map<number, ChunkJob>();
+
+self.onmessage = (
+  e: MessageEvent<{ id: number; path?: string; op?: "chunk" | "credit" | "cancel"; window?: number }>,
+) => {
+  const { id, op } = e.data;
+  if (op === "credit" || op === "cancel") {
+    const job = jobs.get(id);
+    if (!job) return;
+    if (op === "credit") job.credits++;
+    else job.cancelled = true;
+    job.wake?.();
+    return;
+  }
+  if (op === "chunk") {
+    void chunkJob(id, e.data.path!, e.data.window ?? 3);
+    return;
+  }
+  hashWhole(id, e.data.path!);
+};
+
+function hashWhole(id: number, path: string): void {
   try {
     const hasher = new Bun.CryptoHasher("sha256");
     let size = 0;
@@ -26,4 +58,48 @@ self.onmessage = (e: MessageEvent<{ id: number; path: string }>) => {
   } catch (err) {
     self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
-};
+}
+
+async function chunkJob(id: number, path: string, window: number): Promise<void> {
+  const job: ChunkJob = { credits: window, wake: null, cancelled: false };
+  jobs.set(id, job);
+  try {
+    const whole = new Bun.CryptoHasher("sha256");
+    let size = 0;
+    // chunkFile's chunks are views of its read blocks, one block each; a block is sent once the next
+    // one has started (its unfinished last chunk has been copied over by then).
+    let buf: ArrayBuffer | null = null;
+    let ends: number[] = [];
+    let hashes: string[] = [];
+    const send = async () => {
+      if (!buf) return;
+      while (job.credits === 0 && !job.cancelled) await new Promise<void>((r) => (job.wake = r));
+      job.wake = null;
+      if (job.cancelled) return;
+      job.credits--;
+      self.postMessage({ id, op: "block", buf, ends, hashes }, [buf]);
+      buf = null;
+      ends = [];
+      hashes = [];
+    };
+    for await (const c of chunkFile(path)) {
+      if (job.cancelled) return;
+      const b = c.data.buffer as ArrayBuffer;
+      if (b !== buf) {
+        await send();
+        if (job.cancelled) return;
+        buf = b;
+      }
+      whole.update(c.data);
+      size += c.data.length;
+      ends.push(c.data.byteOffset + c.data.length);
+      hashes.push(c.hash);
+    }
+    await send();
+    if (!job.cancelled) self.postMessage({ id, op: "end", hash: whole.digest("hex"), size });
+  } catch (err) {
+    if (!job.cancelled) self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    jobs.delete(id);
+  }
+}

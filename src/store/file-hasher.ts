@@ -1,6 +1,8 @@
-// SHA-256 of a whole file computed on a worker thread, so a large file's scan hashes it on the other
-// core while this thread cuts and hashes its chunks (the file hash is a second pass over every byte:
-// ~60 ms per 64 MiB, which otherwise lies on the scan's critical path).
+// Hashing of large files on a worker thread, so it runs on the other core:
+// - hash(): SHA-256 of a whole file, while this thread cuts and hashes its chunks (the file hash is a
+//   second pass over every byte: ~60 ms per 64 MiB, which otherwise lies on the scan's critical path);
+// - chunks(): the whole scan of a new large file (read, FastCDC, a SHA-256 per chunk, the file's hash in
+//   the same pass), its blocks handed over without a copy: this thread only stores and pushes them.
 //
 // If the worker cannot run, hashing falls back to this thread: slower, never wrong.
 //
@@ -8,6 +10,7 @@
 // what tells that both reads saw the same file, exactly as it already is for the scan's own read.
 
 import { open } from "node:fs/promises";
+import { type Chunk, chunkFile } from "./chunker.ts";
 
 export interface WholeFileHash {
   hash: string;
@@ -17,7 +20,12 @@ export interface WholeFileHash {
 interface Pending {
   resolve: (v: WholeFileHash) => void;
   reject: (e: Error) => void;
+  /** A chunk job's blocks, as they arrive. */
+  onBlock?: (buf: ArrayBuffer, ends: number[], hashes: string[]) => void;
 }
+
+/** Blocks of a chunk job the worker may send ahead of the consumer (4 MiB each: memory stays bounded). */
+const CHUNK_WINDOW = 3;
 
 /**
  * Where the worker's module is. In the compiled binary it is an extra entry point of the build
@@ -60,6 +68,78 @@ export class FileHasher {
     });
   }
 
+  /**
+   * Cuts and hashes the file at `abs` on the worker: its chunks in order (views of the blocks the worker
+   * read, handed over without a copy) and, once they are all out, the file's hash and size from the same
+   * pass. Stopping the iteration early cancels the job. Where the worker cannot run, the same on this
+   * thread.
+   */
+  chunks(abs: string): { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> } {
+    if (this.broken) return chunksHere(abs);
+    const w = this.start();
+    const id = this.nextId++;
+    const blocks: { buf: ArrayBuffer; ends: number[]; hashes: string[] }[] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    let failure: Error | null = null;
+    const whole = new Promise<WholeFileHash>((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (v) => {
+          done = true;
+          wake?.();
+          resolve(v);
+        },
+        reject: (e) => {
+          done = true;
+          failure = e;
+          wake?.();
+          reject(e);
+        },
+        onBlock: (buf, ends, hashes) => {
+          blocks.push({ buf, ends, hashes });
+          wake?.();
+        },
+      });
+      if (this.pending.size === 1) w.ref();
+      w.postMessage({ id, op: "chunk", path: abs, window: CHUNK_WINDOW });
+    });
+    whole.catch(() => {}); // the caller awaits it after the chunks, or gives up before
+    const self = this;
+    async function* iterate(): AsyncGenerator<Chunk> {
+      let finished = false;
+      try {
+        for (;;) {
+          const b = blocks.shift();
+          if (!b) {
+            if (failure) throw failure;
+            if (done) {
+              finished = true;
+              return;
+            }
+            await new Promise<void>((r) => {
+              wake = r;
+            });
+            wake = null;
+            continue;
+          }
+          let start = 0;
+          for (let i = 0; i < b.ends.length; i++) {
+            yield { hash: b.hashes[i]!, data: new Uint8Array(b.buf, start, b.ends[i]! - start) };
+            start = b.ends[i]!;
+          }
+          if (!done) w.postMessage({ id, op: "credit" });
+        }
+      } finally {
+        if (!finished && !done) {
+          // The consumer stopped early (the file changed under the scan): the worker stops too.
+          w.postMessage({ id, op: "cancel" });
+          self.settle(id);
+        }
+      }
+    }
+    return { chunks: iterate(), whole };
+  }
+
   /** Stops the worker; hashes still pending fail. */
   close(): void {
     this.worker?.terminate();
@@ -72,11 +152,25 @@ export class FileHasher {
     if (this.worker) return this.worker;
     // Listed as an entry point of the build too (package.json), so the compiled binary carries it.
     const w = new Worker(this.opts.workerModule ?? WORKER_MODULE);
-    w.onmessage = (e: MessageEvent<{ id: number; hash?: string; size?: number; error?: string }>) => {
+    w.onmessage = (
+      e: MessageEvent<{
+        id: number;
+        op?: "block" | "end";
+        hash?: string;
+        size?: number;
+        error?: string;
+        buf?: ArrayBuffer;
+        ends?: number[];
+        hashes?: string[];
+      }>,
+    ) => {
       const p = this.pending.get(e.data.id);
       if (!p) return;
-      this.pending.delete(e.data.id);
-      if (this.pending.size === 0) w.unref(); // an idle worker does not keep the process alive
+      if (e.data.op === "block") {
+        p.onBlock?.(e.data.buf!, e.data.ends!, e.data.hashes!);
+        return;
+      }
+      this.settle(e.data.id);
       if (e.data.error !== undefined || e.data.hash === undefined) p.reject(new Error(e.data.error));
       else p.resolve({ hash: e.data.hash, size: e.data.size ?? 0 });
     };
@@ -93,6 +187,12 @@ export class FileHasher {
     return w;
   }
 
+  /** Forgets a request (answered or cancelled); an idle worker does not keep the process alive. */
+  private settle(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+  }
+
   private failAll(err: Error): void {
     const all = [...this.pending.values()];
     this.pending.clear();
@@ -101,6 +201,33 @@ export class FileHasher {
 }
 
 class WorkerFailedError extends Error {}
+
+/** chunks() on this thread, for when the worker is unavailable. */
+function chunksHere(abs: string): { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> } {
+  const hasher = new Bun.CryptoHasher("sha256");
+  let size = 0;
+  let resolve!: (v: WholeFileHash) => void;
+  let reject!: (e: Error) => void;
+  const whole = new Promise<WholeFileHash>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  whole.catch(() => {});
+  async function* iterate(): AsyncGenerator<Chunk> {
+    try {
+      for await (const c of chunkFile(abs)) {
+        hasher.update(c.data);
+        size += c.data.length;
+        yield c;
+      }
+      resolve({ hash: hasher.digest("hex"), size });
+    } catch (e) {
+      reject(e as Error);
+      throw e;
+    }
+  }
+  return { chunks: iterate(), whole };
+}
 
 /** The same hash on this thread, for when the worker is unavailable (one reused block: bounded memory). */
 async function hashHere(abs: string): Promise<WholeFileHash> {

@@ -36,6 +36,9 @@ export interface LocalScannerDeps {
   onBulkBytes?: (bytes: number) => void;
   /** Hashes a whole file elsewhere (FileHasher's worker thread) while the scan cuts its chunks. */
   hashFile?: (abs: string) => Promise<WholeFileHash>;
+  /** Cuts and hashes a whole file elsewhere (FileHasher.chunks, the worker thread): a new large file's
+   * scan then only stores and pushes here. */
+  chunkFile?: (abs: string) => { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> };
   /** A short wait before a large file is read: a file that grows meanwhile is still being written (one
    * big write() reports its modification only at the end), so it is left for the writer's next event
    * instead of being half read, stored and pushed. */
@@ -164,7 +167,14 @@ export class LocalScanner {
         throw new ScanRaceError(`${rel} is still being written`);
       }
     }
-    const whole = st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null;
+    // What the version the index has can spare re-reading (a delta scan), else the whole file, on the
+    // worker thread when it is large.
+    const previous = st.size >= DELTA_SCAN_MIN_BYTES ? this.previousChunks(entry) : null;
+    const elsewhere =
+      !previous && st.size >= PARALLEL_HASH_MIN_BYTES && this.d.chunkFile ? this.d.chunkFile(abs) : null;
+    const whole =
+      elsewhere?.whole ??
+      (st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null);
     whole?.catch(() => {}); // awaited below, unless the scan fails first
     const hasher = whole ? null : new Bun.CryptoHasher("sha256");
     const hashes: string[] = [];
@@ -185,8 +195,7 @@ export class LocalScanner {
     const missing: string[] = [];
     let size = 0;
     let checkedAt = 0;
-    const previous = st.size >= DELTA_SCAN_MIN_BYTES ? this.previousChunks(entry) : null;
-    const chunked = previous ? chunkFileAgainst(abs, previous) : chunkFile(abs);
+    const chunked = elsewhere?.chunks ?? (previous ? chunkFileAgainst(abs, previous) : chunkFile(abs));
     for await (const c of chunked) {
       hasher?.update(c.data);
       const offset = size;

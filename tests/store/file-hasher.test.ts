@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { chunkFile, sha256Hex } from "../../src/store/chunker.ts";
 import { FileHasher } from "../../src/store/file-hasher.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "pickbox-hasher-"));
@@ -17,6 +18,17 @@ function file(name: string, bytes: number): { abs: string; sha: string } {
   const abs = path.join(dir, name);
   writeFileSync(abs, data);
   return { abs, sha: createHash("sha256").update(data).digest("hex") };
+}
+
+/**
+ * The message a promise rejects with ("resolved" when it does not). Awaited by hand: bun:test's
+ * expect(promise).rejects can wait in a way that a worker's reply never reaches (a hang).
+ */
+function failureOf(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => "resolved",
+    (e: Error) => e.message,
+  );
 }
 
 function hasher(opts?: ConstructorParameters<typeof FileHasher>[0]): FileHasher {
@@ -37,7 +49,7 @@ describe("FileHasher", () => {
 
   test("a file that cannot be read fails its request, and the worker goes on serving", async () => {
     const h = hasher();
-    await expect(h.hash(path.join(dir, "missing"))).rejects.toThrow(/ENOENT|no such file/);
+    expect(await failureOf(h.hash(path.join(dir, "missing")))).toMatch(/ENOENT|no such file/);
     const f = file("after", 5000);
     expect((await h.hash(f.abs)).hash).toBe(f.sha);
   });
@@ -56,5 +68,61 @@ describe("FileHasher", () => {
     ]);
     expect(h.onWorker).toBe(false);
     expect(failures.length).toBe(1);
+  });
+
+  test("chunks(): the worker cuts and hashes a file exactly as chunkFile does, and hashes it whole in the same pass", async () => {
+    const f = file("g", (9 << 20) + 12_345);
+    const h = hasher();
+    const want = [];
+    for await (const c of chunkFile(f.abs))
+      want.push({ hash: c.hash, bytes: sha256Hex(c.data), n: c.data.length });
+    const job = h.chunks(f.abs);
+    const got = [];
+    for await (const c of job.chunks) got.push({ hash: c.hash, bytes: sha256Hex(c.data), n: c.data.length });
+    expect(got).toEqual(want);
+    expect(got.every((c) => c.hash === c.bytes)).toBe(true); // each chunk's bytes are the ones named
+    expect(await job.whole).toEqual({ hash: f.sha, size: (9 << 20) + 12_345 });
+    expect(h.onWorker).toBe(true);
+  });
+
+  test("chunks(): a scan that stops early cancels the job; the worker goes on serving; a missing file fails", async () => {
+    const f = file("h", 20 << 20);
+    const h = hasher();
+    let taken = 0;
+    for await (const _ of h.chunks(f.abs).chunks) if (++taken === 3) break;
+    expect(taken).toBe(3);
+    const again = h.chunks(f.abs);
+    let n = 0;
+    for await (const c of again.chunks) n += c.data.length;
+    expect(n).toBe(20 << 20);
+    expect((await again.whole).hash).toBe(f.sha);
+    const missing = h.chunks(path.join(dir, "missing"));
+    let failed: unknown = null;
+    try {
+      for await (const _ of missing.chunks) {
+      }
+    } catch (e) {
+      failed = e;
+    }
+    expect(String(failed)).toMatch(/ENOENT|no such file/);
+    expect(
+      await missing.whole.then(
+        () => "resolved",
+        (e: Error) => e.message,
+      ),
+    ).toMatch(/ENOENT|no such file/);
+  });
+
+  test("chunks(): when the worker cannot run, the same chunks and hash come from this thread", async () => {
+    const f = file("i", 6 << 20);
+    const h = hasher({ workerModule: path.join(dir, "no-such-worker.ts") });
+    await h.hash(f.abs); // (the worker fails on its first use)
+    const job = h.chunks(f.abs);
+    const got: string[] = [];
+    for await (const c of job.chunks) got.push(c.hash);
+    const want: string[] = [];
+    for await (const c of chunkFile(f.abs)) want.push(c.hash);
+    expect(got).toEqual(want);
+    expect((await job.whole).hash).toBe(f.sha);
   });
 });

@@ -445,4 +445,55 @@ describe("LocalScanner", () => {
     expect(got.slice(before).every((g) => g.stage === undefined)).toBe(true);
     expect(got.length).toBeGreaterThan(before);
   });
+
+  test("a new large file is cut and hashed on the worker (FileHasher.chunks): the same proposal as on this thread", async () => {
+    const a = node("a");
+    const b = node("b");
+    const data = new Uint8Array(9 << 20).map((_, i) => (i * 2246822519) >>> 24);
+    for (const n of [a, b]) {
+      writeFileSync(path.join(n.root, "big.bin"), data);
+      utimesSync(path.join(n.root, "big.bin"), new Date(1e12), new Date(1e12));
+    }
+    const hasher = new FileHasher();
+    try {
+      let onWorker = 0;
+      const withWorker = new LocalScanner({
+        root: a.root,
+        nodeId: "n",
+        index: a.index,
+        chunks: a.chunks,
+        inlineLimit: 0,
+        hashFile: (abs) => hasher.hash(abs),
+        chunkFile: (abs) => {
+          onWorker++;
+          return hasher.chunks(abs);
+        },
+      });
+      const here = new LocalScanner({
+        root: b.root,
+        nodeId: "n",
+        index: b.index,
+        chunks: b.chunks,
+        inlineLimit: 0,
+      });
+      const r = await withWorker.scan("big.bin");
+      const cmd = asPut(r);
+      const plain = asPut(await here.scan("big.bin"));
+      expect(onWorker).toBe(1);
+      expect(hasher.onWorker).toBe(true);
+      expect({ ...cmd, seq: 0 }).toEqual({ ...plain, seq: 0 });
+      expect(cmd.hash).toBe(sha256Hex(data));
+      // The stored chunks are the file's bytes.
+      for (const h of r!.missingChunks) expect(sha256Hex((await a.chunks.get(h))!)).toBe(h);
+      // A later edit is a delta scan against the stored version: not the worker's cutting.
+      const log = new Log();
+      await commit(a, log, r);
+      data[5_000_000] = data[5_000_000]! ^ 0xff;
+      writeFileSync(path.join(a.root, "big.bin"), data);
+      expect(asPut(await withWorker.scan("big.bin")).hash).toBe(sha256Hex(data));
+      expect(onWorker).toBe(1);
+    } finally {
+      hasher.close();
+    }
+  });
 });
