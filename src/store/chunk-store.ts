@@ -31,7 +31,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
-import { AlignedAppender } from "./aligned-appender.ts";
+import { AlignedAppender, APPEND_BUFFER_BYTES } from "./aligned-appender.ts";
 import { type Chunk, sha256Hex } from "./chunker.ts";
 import { alignDown, alignUp, openDirect, readDirect, readFully } from "./direct-io.ts";
 
@@ -141,6 +141,8 @@ export class ChunkStore {
   private totalBytes = 0;
   /** Rows committed without fsync since the last sync(). */
   private deferredRows = 0;
+  /** Inside the constructor's migration of an old store: appends are written at once (nothing awaits). */
+  private migrating = false;
 
   constructor(dir: string, opts: ChunkStoreOptions) {
     this.dir = path.resolve(dir);
@@ -307,8 +309,6 @@ export class ChunkStore {
       else if (data.length <= this.smallBytes) rows.push([hash, data]);
       else appended.push([hash, this.append(data)]);
     }
-    // In the file before anything else runs: a process that dies now loses no appended bytes.
-    for (const n of new Set(appended.map(([, at]) => at.pack))) this.packs.get(n)?.appender?.flush();
     // (A batch of only large new chunks has no row to write yet: no empty transaction.)
     if (rows.length + touched.length > 0)
       this.commitRows(durable, () => {
@@ -325,8 +325,11 @@ export class ChunkStore {
     if (rows.length > 0 && !durable) this.deferredRows += rows.length;
     // Packed chunks are known (has() true) once their bytes are synced as asked and their rows committed.
     if (appended.length > 0) {
+      const packs = [...new Set(appended.map(([, at]) => at.pack))];
       const mine = (async () => {
-        if (durable) await this.syncPacks([...new Set(appended.map(([, at]) => at.pack))]);
+        // In the file before the rows name them (the appender writes behind this thread meanwhile).
+        await this.flushPacks(packs);
+        if (durable) await this.syncPacks(packs);
         this.commitRows(durable, () => {
           for (const [hash, at] of appended) this.q.packedPut.run(hash, at.pack, at.off, at.len, ms);
         });
@@ -432,8 +435,12 @@ export class ChunkStore {
 
   /** Closes the pack files (the store is unusable afterwards). */
   close(): void {
-    this.flushAppends();
-    for (const p of this.packs.values()) if (p.fd !== null) closeSync(p.fd);
+    for (const p of this.packs.values()) {
+      // A write still under way (a putMany that never returned) keeps its descriptor: closing it could
+      // send those bytes into a file opened later under the same number.
+      if (p.appender && !p.appender.flushNow()) continue;
+      if (p.fd !== null) closeSync(p.fd);
+    }
     this.packs.clear();
     this.openOrder.clear();
   }
@@ -454,7 +461,7 @@ export class ChunkStore {
     const off = pack.size;
     const fd = this.fdOf(this.current, pack);
     if (pack.direct) {
-      pack.appender ??= new AlignedAppender(fd, off);
+      pack.appender ??= new AlignedAppender(fd, off, APPEND_BUFFER_BYTES, this.migrating);
       pack.appender.append(data);
     } else {
       let done = 0;
@@ -463,14 +470,30 @@ export class ChunkStore {
     pack.size += data.length;
     pack.dirty = true;
     pack.unsynced += data.length;
-    if (pack.unsynced >= BACKGROUND_SYNC_BYTES && pack.syncing === 0)
+    if (pack.unsynced >= BACKGROUND_SYNC_BYTES && pack.syncing === 0 && !this.migrating)
       this.syncPacks([this.current]).catch(() => {}); // a failure leaves it dirty: the next sync retries
     return { pack: this.current, off, len: data.length, checked: true };
   }
 
-  /** Puts the bytes appenders still hold into their packs (not synced). */
-  private flushAppends(): void {
-    for (const p of this.packs.values()) p.appender?.flush();
+  /**
+   * Puts the bytes the appenders of `packs` hold into their files (not synced). An appender whose write
+   * failed is dropped and appends move on to a new pack (the failed one's bytes belong to no row).
+   */
+  private async flushPacks(packs: number[]): Promise<void> {
+    await Promise.all(
+      packs.map(async (n) => {
+        const pack = this.packs.get(n);
+        const appender = pack?.appender;
+        if (!pack || !appender) return;
+        try {
+          await appender.flush();
+        } catch (e) {
+          if (pack.appender === appender) pack.appender = null;
+          if (n === this.current) this.current++;
+          throw e;
+        }
+      }),
+    );
   }
 
   private createPack(n: number): Pack {
@@ -547,14 +570,16 @@ export class ChunkStore {
           return;
         }
         const fd = this.fdOf(n, pack);
-        pack.appender?.flush(); // (a failure throws before the pack counts as clean)
-        if (n !== this.current) pack.appender = null; // nothing more is appended to it
         pack.dirty = false; // appends from now on mark it again
         pack.unsynced = 0;
         pack.syncing++;
-        const done = new Promise<void>((resolve, reject) =>
-          this.fdatasync(fd, (err) => (err ? reject(err) : resolve())),
-        );
+        const done = (async () => {
+          await this.flushPacks([n]); // (a failure throws before the pack counts as clean)
+          if (n !== this.current && !pack.appender?.failed) pack.appender = null; // nothing more goes in
+          await new Promise<void>((resolve, reject) =>
+            this.fdatasync(fd, (err) => (err ? reject(err) : resolve())),
+          );
+        })();
         pack.lastSync = done;
         try {
           await done;
@@ -580,7 +605,8 @@ export class ChunkStore {
         const data = await this.get(hash);
         if (data) moved.push([hash, this.append(data)]);
       }
-      await this.syncPacks([this.current]);
+      // Every pack they went to (the current one may have filled up and been followed by another).
+      await this.syncPacks([...new Set(moved.map(([, at]) => at.pack))]);
       this.db.transaction(() => {
         for (const [hash, at] of moved)
           this.q.packedPut.run(hash, at.pack, at.off, at.len, Math.round(this.now()));
@@ -626,6 +652,15 @@ export class ChunkStore {
   private migrateChunkFiles(): void {
     const shards = readdirSync(this.dir).filter((s) => /^[0-9a-f]{2}$/.test(s));
     if (shards.length === 0) return;
+    this.migrating = true;
+    try {
+      this.migrateShards(shards);
+    } finally {
+      this.migrating = false;
+    }
+  }
+
+  private migrateShards(shards: string[]): void {
     const ms = Math.round(this.now());
     for (const shard of shards) {
       const shardDir = path.join(this.dir, shard);
@@ -644,7 +679,8 @@ export class ChunkStore {
       }
       const pack = this.packs.get(this.current);
       if (pack?.dirty) {
-        pack.appender?.flush();
+        pack.appender?.flushNow(); // (synchronous appends here: it always can)
+        pack.appender = null; // later appends get an ordinary one
         fdatasyncSync(this.fdOf(this.current, pack));
         pack.dirty = false;
         pack.unsynced = 0;

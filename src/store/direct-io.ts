@@ -8,7 +8,8 @@
 //
 // Offsets, lengths and buffer addresses of direct I/O must be aligned. Bun allocates buffers of whole
 // pages page-aligned; a file system without O_DIRECT (EINVAL at open) gets ordinary I/O instead.
-import { constants, openSync, readSync } from "node:fs";
+import { constants, openSync, readSync, write } from "node:fs";
+import { promisify } from "node:util";
 
 /** Alignment of direct I/O offsets, lengths and buffers (covers 512-byte and 4 KiB sector disks). */
 export const DIRECT_ALIGN = 4096;
@@ -67,4 +68,13 @@ export function readFully(fd: number, buf: Uint8Array, len: number, pos: number)
     got += n;
   }
   return got;
+}
+
+const writeAsync = promisify(write);
+
+/** Writes all of `data` at `pos`, in the thread pool (the event loop goes on meanwhile). */
+export async function writeFully(fd: number, data: Uint8Array, pos: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    done += (await writeAsync(fd, data, done, data.length - done, pos + done)).bytesWritten;
+  }
 }

@@ -5,9 +5,7 @@
 // lands before the window (out of order) goes to the page cache instead, through `buffered`. Nothing
 // passes through the page cache otherwise: on this kind of VM, fresh page-cache pages are most of what
 // writing a large file costs.
-import { write } from "node:fs";
-import { promisify } from "node:util";
-import { alignDown, alignedBuffer, alignUp } from "./direct-io.ts";
+import { alignDown, alignedBuffer, alignUp, writeFully } from "./direct-io.ts";
 
 /** Size of the buffer, and so of each direct write. */
 export const RUN_BUFFER_BYTES = 1024 * 1024;
@@ -72,14 +70,5 @@ export class DirectRunWriter {
     const padded = alignUp(this.used);
     this.buf.fill(0, this.used, padded);
     await writeFully(this.direct, this.buf.subarray(0, padded), this.base);
-  }
-}
-
-const writeAsync = promisify(write);
-
-/** Writes all of `data` at `pos` (in the thread pool: the event loop goes on meanwhile). */
-export async function writeFully(fd: number, data: Uint8Array, pos: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    done += (await writeAsync(fd, data, done, data.length - done, pos + done)).bytesWritten;
   }
 }

@@ -1,9 +1,10 @@
 // Worker thread of FileHasher, off the node's main thread:
 // - { id, path }: SHA-256 of the whole file → { id, hash, size } or { id, error };
-// - { id, op: "chunk", path, window }: the file cut into chunks (FastCDC) and hashed, in blocks of the
-//   file's bytes that are transferred (not copied) to the main thread → { id, op: "block", buf, ends,
-//   hashes } per block, each ends[i] the end of chunk i within buf, then { id, op: "end", hash, size }
-//   (the whole file's SHA-256, from the same pass) or { id, error }. At most `window` blocks are sent
+// - { id, op: "chunk", path, window }: the file cut into chunks (FastCDC) and each chunk hashed, in
+//   blocks of the file's bytes that are transferred (not copied) to the main thread → { id, op: "block",
+//   buf, ends, hashes } per block, each ends[i] the end of chunk i within buf, then { id, op: "end",
+//   size } or { id, error }. (The whole file's hash is the main thread's: two SHA-256 passes over every
+//   byte would make this thread the slower of the two.) At most `window` blocks are sent
 //   ahead of the main thread's { id, op: "credit" } (one per block it is done with); { id, op: "cancel" }
 //   stops the job.
 import { closeSync, openSync, readSync } from "node:fs";
@@ -64,7 +65,6 @@ async function chunkJob(id: number, path: string, window: number): Promise<void>
   const job: ChunkJob = { credits: window, wake: null, cancelled: false };
   jobs.set(id, job);
   try {
-    const whole = new Bun.CryptoHasher("sha256");
     let size = 0;
     // chunkFile's chunks are views of its read blocks, one block each; a block is sent once the next
     // one has started (its unfinished last chunk has been copied over by then).
@@ -90,13 +90,12 @@ async function chunkJob(id: number, path: string, window: number): Promise<void>
         if (job.cancelled) return;
         buf = b;
       }
-      whole.update(c.data);
       size += c.data.length;
       ends.push(c.data.byteOffset + c.data.length);
       hashes.push(c.hash);
     }
     await send();
-    if (!job.cancelled) self.postMessage({ id, op: "end", hash: whole.digest("hex"), size });
+    if (!job.cancelled) self.postMessage({ id, op: "end", size });
   } catch (err) {
     if (!job.cancelled) self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   } finally {

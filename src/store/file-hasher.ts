@@ -1,8 +1,8 @@
 // Hashing of large files on a worker thread, so it runs on the other core:
 // - hash(): SHA-256 of a whole file, while this thread cuts and hashes its chunks (the file hash is a
 //   second pass over every byte: ~60 ms per 64 MiB, which otherwise lies on the scan's critical path);
-// - chunks(): the whole scan of a new large file (read, FastCDC, a SHA-256 per chunk, the file's hash in
-//   the same pass), its blocks handed over without a copy: this thread only stores and pushes them.
+// - chunks(): the cutting of a new large file (read, FastCDC, a SHA-256 per chunk), its blocks handed
+//   over without a copy: this thread hashes the whole file from them, stores and pushes them.
 //
 // If the worker cannot run, hashing falls back to this thread: slower, never wrong.
 //
@@ -69,12 +69,11 @@ export class FileHasher {
   }
 
   /**
-   * Cuts and hashes the file at `abs` on the worker: its chunks in order (views of the blocks the worker
-   * read, handed over without a copy) and, once they are all out, the file's hash and size from the same
-   * pass. Stopping the iteration early cancels the job. Where the worker cannot run, the same on this
-   * thread.
+   * Cuts the file at `abs` into hashed chunks on the worker: its chunks in order (views of the blocks
+   * the worker read, handed over without a copy) and, once they are all out, how many bytes it read.
+   * Stopping the iteration early cancels the job. Where the worker cannot run, the same on this thread.
    */
-  chunks(abs: string): { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> } {
+  chunks(abs: string): { chunks: AsyncIterable<Chunk>; size: Promise<number> } {
     if (this.broken) return chunksHere(abs);
     const w = this.start();
     const id = this.nextId++;
@@ -82,12 +81,12 @@ export class FileHasher {
     let wake: (() => void) | null = null;
     let done = false;
     let failure: Error | null = null;
-    const whole = new Promise<WholeFileHash>((resolve, reject) => {
+    const size = new Promise<number>((resolve, reject) => {
       this.pending.set(id, {
         resolve: (v) => {
           done = true;
           wake?.();
-          resolve(v);
+          resolve(v.size);
         },
         reject: (e) => {
           done = true;
@@ -103,7 +102,7 @@ export class FileHasher {
       if (this.pending.size === 1) w.ref();
       w.postMessage({ id, op: "chunk", path: abs, window: CHUNK_WINDOW });
     });
-    whole.catch(() => {}); // the caller awaits it after the chunks, or gives up before
+    size.catch(() => {}); // the caller awaits it after the chunks, or gives up before
     const self = this;
     async function* iterate(): AsyncGenerator<Chunk> {
       let finished = false;
@@ -137,7 +136,7 @@ export class FileHasher {
         }
       }
     }
-    return { chunks: iterate(), whole };
+    return { chunks: iterate(), size };
   }
 
   /** Stops the worker; hashes still pending fail. */
@@ -171,7 +170,9 @@ export class FileHasher {
         return;
       }
       this.settle(e.data.id);
-      if (e.data.error !== undefined || e.data.hash === undefined) p.reject(new Error(e.data.error));
+      if (e.data.error !== undefined) p.reject(new Error(e.data.error));
+      else if (e.data.op === "end") p.resolve({ hash: "", size: e.data.size ?? 0 });
+      else if (e.data.hash === undefined) p.reject(new Error("file hash worker: malformed reply"));
       else p.resolve({ hash: e.data.hash, size: e.data.size ?? 0 });
     };
     w.onerror = (e) => {
@@ -203,30 +204,28 @@ export class FileHasher {
 class WorkerFailedError extends Error {}
 
 /** chunks() on this thread, for when the worker is unavailable. */
-function chunksHere(abs: string): { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> } {
-  const hasher = new Bun.CryptoHasher("sha256");
-  let size = 0;
-  let resolve!: (v: WholeFileHash) => void;
+function chunksHere(abs: string): { chunks: AsyncIterable<Chunk>; size: Promise<number> } {
+  let read = 0;
+  let resolve!: (n: number) => void;
   let reject!: (e: Error) => void;
-  const whole = new Promise<WholeFileHash>((res, rej) => {
+  const size = new Promise<number>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  whole.catch(() => {});
+  size.catch(() => {});
   async function* iterate(): AsyncGenerator<Chunk> {
     try {
       for await (const c of chunkFile(abs)) {
-        hasher.update(c.data);
-        size += c.data.length;
+        read += c.data.length;
         yield c;
       }
-      resolve({ hash: hasher.digest("hex"), size });
+      resolve(read);
     } catch (e) {
       reject(e as Error);
       throw e;
     }
   }
-  return { chunks: iterate(), whole };
+  return { chunks: iterate(), size };
 }
 
 /** The same hash on this thread, for when the worker is unavailable (one reused block: bounded memory). */

@@ -36,9 +36,9 @@ export interface LocalScannerDeps {
   onBulkBytes?: (bytes: number) => void;
   /** Hashes a whole file elsewhere (FileHasher's worker thread) while the scan cuts its chunks. */
   hashFile?: (abs: string) => Promise<WholeFileHash>;
-  /** Cuts and hashes a whole file elsewhere (FileHasher.chunks, the worker thread): a new large file's
-   * scan then only stores and pushes here. */
-  chunkFile?: (abs: string) => { chunks: AsyncIterable<Chunk>; whole: Promise<WholeFileHash> };
+  /** Cuts a whole file into hashed chunks elsewhere (FileHasher.chunks, the worker thread): a new large
+   * file's scan then only hashes it whole, stores and pushes here. */
+  chunkFile?: (abs: string) => { chunks: AsyncIterable<Chunk>; size: Promise<number> };
   /** A short wait before a large file is read: a file that grows meanwhile is still being written (one
    * big write() reports its modification only at the end), so it is left for the writer's next event
    * instead of being half read, stored and pushed. */
@@ -172,9 +172,10 @@ export class LocalScanner {
     const previous = st.size >= DELTA_SCAN_MIN_BYTES ? this.previousChunks(entry) : null;
     const elsewhere =
       !previous && st.size >= PARALLEL_HASH_MIN_BYTES && this.d.chunkFile ? this.d.chunkFile(abs) : null;
+    elsewhere?.size.catch(() => {}); // (the scan's own size check decides)
+    // The whole file's hash: beside a cut here, on the worker; beside a cut on the worker, here.
     const whole =
-      elsewhere?.whole ??
-      (st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null);
+      !elsewhere && st.size >= PARALLEL_HASH_MIN_BYTES && this.d.hashFile ? this.d.hashFile(abs) : null;
     whole?.catch(() => {}); // awaited below, unless the scan fails first
     const hasher = whole ? null : new Bun.CryptoHasher("sha256");
     const hashes: string[] = [];
@@ -188,8 +189,14 @@ export class LocalScanner {
     let pendingBytes = 0;
     // Peers assemble a large file from its pushed chunks as they arrive (see ChunkSink).
     const stage = st.size >= STAGE_MIN_BYTES ? `${this.d.nodeId}:${process.pid}:${++this.stageSeq}` : null;
+    // A batch is stored and pushed at once: its bytes are copied into the store at the call, and the
+    // store's own write goes on while the peers get the batch and the next one is read (the proposal
+    // waits for all of them below).
+    const stored: Promise<void>[] = [];
     const handOver = async (chunks: Chunk[], at: number[]) => {
-      await store.putMany(chunks, { durable: false, hashedHere: true });
+      const put = store.putMany(chunks, { durable: false, hashedHere: true });
+      put.catch(() => {}); // awaited below
+      stored.push(put);
       await sink?.add(rel, st.size, chunks, stage ? { stage, offsets: at } : undefined);
     };
     const missing: string[] = [];
@@ -250,6 +257,7 @@ export class LocalScanner {
       }
     }
     if (pendingStore.length > 0) await handOver(pendingStore, pendingAt);
+    await Promise.all(stored);
     let hash: string;
     if (whole) {
       const w = await whole;

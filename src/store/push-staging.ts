@@ -9,7 +9,8 @@
 // never fails the push. Stages nobody claims are deleted after STAGE_TTL_MS; all of them at startup.
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, rmSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import { DirectRunWriter, writeFully } from "./direct-run-writer.ts";
+import { writeFully } from "./direct-io.ts";
+import { DirectRunWriter } from "./direct-run-writer.ts";
 
 /** What a push says about the chunks of one request that belong to a staged file. */
 export interface StageTarget {

@@ -32,7 +32,7 @@ function hasDirectFlag(fd: number): boolean {
 }
 
 describe("AlignedAppender", () => {
-  test("random appends with flushes between them: the file holds exactly the bytes, at its true length", () => {
+  test("random appends with flushes between them: the file holds exactly the bytes, at its true length", async () => {
     const fd = openFile();
     expect(hasDirectFlag(fd)).toBe(true);
     const a = new AlignedAppender(fd, 0, 64 * 1024);
@@ -45,50 +45,65 @@ describe("AlignedAppender", () => {
       total += piece.length;
       expect(a.end).toBe(total);
       if (i % 9 === 0) {
-        a.flush();
+        await a.flush();
         expect(statSync(path.join(dir, "f")).size).toBe(total);
       }
     }
-    a.flush();
+    await a.flush();
     const onDisk = readFileSync(path.join(dir, "f"));
     expect(onDisk.length).toBe(total);
     expect(onDisk.equals(Buffer.concat(expected))).toBe(true);
   });
 
-  test("bytes not yet flushed are only in memory; overlay lays them over what the disk returns", () => {
+  test("bytes not yet in the file (in a buffer, or on their way to the disk) are overlaid on what the disk returns", async () => {
     const fd = openFile();
     const a = new AlignedAppender(fd, 0, 64 * 1024);
-    const first = bytes(70_000, 3); // one full buffer goes to the disk, the rest stays in memory
+    const first = bytes(200_000, 3); // three full buffers go to the disk in the background, the rest waits
     a.append(first);
-    expect(statSync(path.join(dir, "f")).size).toBe(64 * 1024);
-    const { data, got } = readDirect(fd, 60_000, 10_000);
-    expect(got).toBe(64 * 1024 - 60_000); // the file ends where the written buffer ended
+    expect(a.end).toBe(200_000);
+    // Whatever the disk has so far, overlaid, reads as the appended bytes.
+    const { data } = readDirect(fd, 60_000, 140_000);
     a.overlay(data, 60_000);
     expect(Buffer.from(data).equals(Buffer.from(first.subarray(60_000)))).toBe(true);
+    await a.flush();
+    expect(readFileSync(path.join(dir, "f")).equals(Buffer.from(first))).toBe(true);
   });
 
-  test("a new appender continues a file whose length is not aligned (its last block is read back)", () => {
+  test("a write that fails in the background is reported by every flush after it", async () => {
+    openFile();
+    // A descriptor the writes cannot use (read-only): the full buffer's write fails in the thread pool.
+    const { fd } = openDirect(path.join(dir, "f"), constants.O_RDONLY, 0o600, true);
+    fds.push(fd);
+    const a = new AlignedAppender(fd, 0, 64 * 1024);
+    a.append(bytes(64 * 1024, 4));
+    await expect(a.flush()).rejects.toThrow(/EBADF|bad file/i);
+    await expect(a.flush()).rejects.toThrow(/EBADF|bad file/i);
+    expect(a.failed).toBe(true);
+    expect(a.flushNow()).toBe(false);
+  });
+
+  test("a new appender continues a file whose length is not aligned (its last block is read back)", async () => {
     const fd = openFile();
     const one = new AlignedAppender(fd, 0);
     const head = bytes(DIRECT_ALIGN * 3 + 123, 5);
     one.append(head);
-    one.flush();
+    await one.flush();
     const two = new AlignedAppender(fd, head.length);
     const tail = bytes(DIRECT_ALIGN + 7, 6);
     two.append(tail);
-    two.flush();
+    await two.flush();
     const onDisk = readFileSync(path.join(dir, "f"));
     expect(onDisk.equals(Buffer.concat([head, tail]))).toBe(true);
   });
 });
 
 describe("readDirect", () => {
-  test("reads any unaligned range, short where the file ends", () => {
+  test("reads any unaligned range, short where the file ends", async () => {
     const fd = openFile();
     const a = new AlignedAppender(fd, 0);
     const content = bytes(3 * DIRECT_ALIGN + 999, 9);
     a.append(content);
-    a.flush();
+    await a.flush();
     for (const [off, len] of [
       [0, 1],
       [1, DIRECT_ALIGN],

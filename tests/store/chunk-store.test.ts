@@ -183,11 +183,22 @@ for (const direct of [true, false])
 
     test("non-durable appends start a background fdatasync every 8 MiB; sync() still syncs what came after", async () => {
       const pending: (() => void)[] = []; // fdatasyncs started and not yet finished
-      const store = open({ fdatasync: (_fd, done) => pending.push(() => done(null)) });
+      let startedOne: (() => void) | null = null;
+      const store = open({
+        fdatasync: (_fd, done) => {
+          pending.push(() => done(null));
+          startedOne?.();
+        },
+      });
+      /** Resolves once `n` fdatasyncs have started and not finished (a sync starts after its flush). */
+      const started = async (n: number) => {
+        while (pending.length < n) await new Promise<void>((r) => (startedOne = r));
+      };
       const chunks = Array.from({ length: 40 }, (_, i) => large(100 + i, 250_000)); // 10 MB in all
       await store.putMany(chunks.slice(0, 30), { durable: false }); // 7.5 MB: not yet
       expect(pending.length).toBe(0);
       await store.putMany(chunks.slice(30, 34), { durable: false }); // past 8 MiB: one starts
+      await started(1);
       expect(pending.length).toBe(1);
       await store.putMany(chunks.slice(34), { durable: false }); // one is in flight: no second yet
       expect(pending.length).toBe(1);
@@ -196,6 +207,7 @@ for (const direct of [true, false])
       const s = store.sync().then(() => {
         synced = true;
       });
+      await started(2);
       expect(pending.length).toBe(2);
       pending.shift()!();
       await Promise.resolve();
