@@ -11,17 +11,11 @@
 
 import { open } from "node:fs/promises";
 import { type Chunk, chunkFile } from "./chunker.ts";
+import { WorkerCalls, WorkerFailedError } from "./worker-calls.ts";
 
 export interface WholeFileHash {
   hash: string;
   size: number;
-}
-
-interface Pending {
-  resolve: (v: WholeFileHash) => void;
-  reject: (e: Error) => void;
-  /** A chunk job's blocks, as they arrive. */
-  onBlock?: (buf: ArrayBuffer, ends: number[], hashes: string[]) => void;
 }
 
 /** Blocks of a chunk job the worker may send ahead of the consumer (4 MiB each: memory stays bounded). */
@@ -36,32 +30,37 @@ const WORKER_MODULE = import.meta.url.includes("$bunfs")
   : new URL("./file-hash-worker.ts", import.meta.url).href;
 
 export class FileHasher {
-  private worker: Worker | null = null;
-  /** The worker failed to start or run: hash here from now on. */
-  private broken = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly worker: WorkerCalls;
 
   /**
    * `onWorkerFailed`: told once when hashing falls back to this thread. `workerModule`: another module
    * for the worker (tests give one that cannot load).
    */
-  constructor(private readonly opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {}
+  constructor(opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {
+    this.worker = new WorkerCalls(
+      opts.workerModule ?? WORKER_MODULE,
+      "file hash worker",
+      opts.onWorkerFailed,
+    );
+  }
 
   /** True once the worker runs and until it fails or is closed. */
   get onWorker(): boolean {
-    return this.worker !== null && !this.broken;
+    return this.worker.running;
   }
 
   /** Hashes the file at `abs` (an absolute path) on the worker thread. */
   hash(abs: string): Promise<WholeFileHash> {
-    if (this.broken) return hashHere(abs);
-    const w = this.start();
-    const id = this.nextId++;
+    if (this.worker.broken) return hashHere(abs);
     return new Promise<WholeFileHash>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, path: abs });
+      const id = this.worker.call((id) => ({ id, path: abs }), {
+        onMessage: (m) => {
+          this.worker.end(id);
+          if (typeof m.hash === "string") resolve({ hash: m.hash, size: Number(m.size ?? 0) });
+          else reject(new Error(String(m.error ?? "file hash worker: malformed reply")));
+        },
+        onFailed: reject,
+      });
     }).catch((err) => {
       if (err instanceof WorkerFailedError) return hashHere(abs);
       throw err;
@@ -74,36 +73,40 @@ export class FileHasher {
    * Stopping the iteration early cancels the job. Where the worker cannot run, the same on this thread.
    */
   chunks(abs: string): { chunks: AsyncIterable<Chunk>; size: Promise<number> } {
-    if (this.broken) return chunksHere(abs);
-    const w = this.start();
-    const id = this.nextId++;
+    if (this.worker.broken) return chunksHere(abs);
     const blocks: { buf: ArrayBuffer; ends: number[]; hashes: string[] }[] = [];
     let wake: (() => void) | null = null;
     let done = false;
     let failure: Error | null = null;
+    let id = 0;
     const size = new Promise<number>((resolve, reject) => {
-      this.pending.set(id, {
-        resolve: (v) => {
-          done = true;
-          wake?.();
-          resolve(v.size);
+      const finish = (err: Error | null, n = 0) => {
+        done = true;
+        failure = err;
+        wake?.();
+        if (err) reject(err);
+        else resolve(n);
+      };
+      id = this.worker.call((id) => ({ id, op: "chunk", path: abs, window: CHUNK_WINDOW }), {
+        onMessage: (m) => {
+          if (m.op === "block") {
+            blocks.push({
+              buf: m.buf as ArrayBuffer,
+              ends: m.ends as number[],
+              hashes: m.hashes as string[],
+            });
+            wake?.();
+            return;
+          }
+          this.worker.end(id);
+          if (m.op === "end") finish(null, Number(m.size ?? 0));
+          else finish(new Error(String(m.error ?? "file hash worker: malformed reply")));
         },
-        reject: (e) => {
-          done = true;
-          failure = e;
-          wake?.();
-          reject(e);
-        },
-        onBlock: (buf, ends, hashes) => {
-          blocks.push({ buf, ends, hashes });
-          wake?.();
-        },
+        onFailed: (err) => finish(err),
       });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, op: "chunk", path: abs, window: CHUNK_WINDOW });
     });
     size.catch(() => {}); // the caller awaits it after the chunks, or gives up before
-    const self = this;
+    const worker = this.worker;
     async function* iterate(): AsyncGenerator<Chunk> {
       let finished = false;
       try {
@@ -126,82 +129,24 @@ export class FileHasher {
             yield { hash: b.hashes[i]!, data: new Uint8Array(b.buf, start, b.ends[i]! - start) };
             start = b.ends[i]!;
           }
-          if (!done) w.postMessage({ id, op: "credit" });
+          if (!done) worker.post({ id, op: "credit" });
         }
       } finally {
         if (!finished && !done) {
           // The consumer stopped early (the file changed under the scan): the worker stops too.
-          w.postMessage({ id, op: "cancel" });
-          self.settle(id);
+          worker.post({ id, op: "cancel" });
+          worker.end(id);
         }
       }
     }
     return { chunks: iterate(), size };
   }
 
-  /** Stops the worker; hashes still pending fail. */
+  /** Stops the worker; requests still open are done on this thread. */
   close(): void {
-    this.worker?.terminate();
-    this.worker = null;
-    this.failAll(new Error("file hasher closed"));
-    this.broken = true; // a late caller still gets its hash
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    // Listed as an entry point of the build too (package.json), so the compiled binary carries it.
-    const w = new Worker(this.opts.workerModule ?? WORKER_MODULE);
-    w.onmessage = (
-      e: MessageEvent<{
-        id: number;
-        op?: "block" | "end";
-        hash?: string;
-        size?: number;
-        error?: string;
-        buf?: ArrayBuffer;
-        ends?: number[];
-        hashes?: string[];
-      }>,
-    ) => {
-      const p = this.pending.get(e.data.id);
-      if (!p) return;
-      if (e.data.op === "block") {
-        p.onBlock?.(e.data.buf!, e.data.ends!, e.data.hashes!);
-        return;
-      }
-      this.settle(e.data.id);
-      if (e.data.error !== undefined) p.reject(new Error(e.data.error));
-      else if (e.data.op === "end") p.resolve({ hash: "", size: e.data.size ?? 0 });
-      else if (e.data.hash === undefined) p.reject(new Error("file hash worker: malformed reply"));
-      else p.resolve({ hash: e.data.hash, size: e.data.size ?? 0 });
-    };
-    w.onerror = (e) => {
-      this.worker = null;
-      this.broken = true;
-      w.terminate();
-      const err = new WorkerFailedError(`file hash worker failed: ${e.message}`);
-      this.opts.onWorkerFailed?.(err);
-      this.failAll(err);
-    };
-    w.unref();
-    this.worker = w;
-    return w;
-  }
-
-  /** Forgets a request (answered or cancelled); an idle worker does not keep the process alive. */
-  private settle(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.worker?.unref();
-  }
-
-  private failAll(err: Error): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) p.reject(err);
+    this.worker.close();
   }
 }
-
-class WorkerFailedError extends Error {}
 
 /** chunks() on this thread, for when the worker is unavailable. */
 function chunksHere(abs: string): { chunks: AsyncIterable<Chunk>; size: Promise<number> } {

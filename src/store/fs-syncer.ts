@@ -6,11 +6,7 @@
 //
 // If the worker cannot run (no bun:ffi, not glibc), sync() answers false and the caller fsyncs file by
 // file: slower, never less durable.
-
-interface Pending {
-  resolve: (done: boolean) => void;
-  reject: (e: Error) => void;
-}
+import { WorkerCalls } from "./worker-calls.ts";
 
 /** Where the worker's module is: in the compiled binary an extra entry point of the build (package.json),
  * stored relative to the entry points' common folder, src/. */
@@ -19,12 +15,16 @@ const WORKER_MODULE = import.meta.url.includes("$bunfs")
   : new URL("./fs-sync-worker.ts", import.meta.url).href;
 
 export class FileSystemSyncer {
-  private worker: Worker | null = null;
-  private broken = process.platform !== "linux";
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly worker: WorkerCalls;
+  private readonly available = process.platform === "linux";
 
-  constructor(private readonly opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {}
+  constructor(opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {
+    this.worker = new WorkerCalls(
+      opts.workerModule ?? WORKER_MODULE,
+      "file system sync worker",
+      opts.onWorkerFailed,
+    );
+  }
 
   /**
    * Resolves true once everything written to the file system that `dir` is on is durable; false when
@@ -32,49 +32,20 @@ export class FileSystemSyncer {
    * reports a write-back error.
    */
   sync(dir: string): Promise<boolean> {
-    if (this.broken) return Promise.resolve(false);
-    const w = this.start();
-    const id = this.nextId++;
+    if (!this.available || this.worker.broken) return Promise.resolve(false);
     return new Promise<boolean>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      if (this.pending.size === 1) w.ref();
-      w.postMessage({ id, dir });
+      const id = this.worker.call((id) => ({ id, dir }), {
+        onMessage: (m) => {
+          this.worker.end(id);
+          if (m.error !== undefined) reject(new Error(String(m.error)));
+          else resolve(true);
+        },
+        onFailed: () => resolve(false), // the caller fsyncs file by file instead
+      });
     });
   }
 
   close(): void {
-    this.worker?.terminate();
-    this.worker = null;
-    this.broken = true;
-    this.settleAll(false);
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker(this.opts.workerModule ?? WORKER_MODULE);
-    w.onmessage = (e: MessageEvent<{ id: number; error?: string }>) => {
-      const p = this.pending.get(e.data.id);
-      if (!p) return;
-      this.pending.delete(e.data.id);
-      if (this.pending.size === 0) w.unref(); // an idle worker does not keep the process alive
-      if (e.data.error !== undefined) p.reject(new Error(e.data.error));
-      else p.resolve(true);
-    };
-    w.onerror = (e) => {
-      this.worker = null;
-      this.broken = true;
-      w.terminate();
-      this.opts.onWorkerFailed?.(new Error(`file system sync worker failed: ${e.message}`));
-      this.settleAll(false); // their callers fsync file by file instead
-    };
-    w.unref();
-    this.worker = w;
-    return w;
-  }
-
-  private settleAll(done: boolean): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) p.resolve(done);
+    this.worker.close();
   }
 }
