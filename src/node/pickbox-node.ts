@@ -185,6 +185,7 @@ export class PickboxNode {
       chunks: this.chunks,
       fetchChunks: (hashes, hint, sink) => this.fetchChunks(hashes, hint, sink),
       knownHash: (rel, st) => this.scanner?.knownHash(rel, st),
+      proposedHere: (rel) => this.scanner?.proposedHere(rel) ?? false,
       clock: () => performance.now(), // apply latency in events, logs and the TUI
       onBulkBytes: (n) => this.gcPacer.note(n),
       events: this.events.fsm,

@@ -81,6 +81,9 @@ export interface FileFsmDeps {
   /** The hash of a file whose current stat is exactly what the local scanner hashed (our own proposal),
    * so applying it need not read the file again. */
   knownHash?: (rel: string, st: { size: number; mtimeMs: number; ino: number }) => string | undefined;
+  /** False when knownHash cannot know `rel` (this node's scanner did not propose it: a file API write,
+   * say), so the file need not even be looked at for it. */
+  proposedHere?: (rel: string) => boolean;
   /** Told how many bytes of chunks an apply just read to write a file (the node paces garbage collection). */
   onBulkBytes?: (bytes: number) => void;
   /** Files assembled from pushed chunks ahead of their commit (see PushStaging): an apply that finds
@@ -132,10 +135,20 @@ export interface ApplyResult {
 class EntryTxn {
   readonly entries = new Map<string, IndexEntry>();
   readonly stats = new Map<string, LocalStat | null>();
+  /** Index rows read so far (only the FSM writes entries, at commit: they cannot change under the txn).
+   * A batch's files mostly share their directories, whose rows every put looks up. */
+  private readonly read = new Map<string, IndexEntry | null>();
   constructor(private readonly index: FileIndex) {}
 
   get(p: string): IndexEntry | undefined {
-    return this.entries.get(p) ?? this.index.get(p) ?? undefined;
+    const mine = this.entries.get(p);
+    if (mine) return mine;
+    let row = this.read.get(p);
+    if (row === undefined) {
+      row = this.index.get(p) ?? null;
+      this.read.set(p, row);
+    }
+    return row ?? undefined;
   }
 
   getStat(p: string): LocalStat | null {
@@ -1013,7 +1026,8 @@ export class FileFSM implements FSM {
   /** The bytes at the put's path are the very ones this node proposed (its own edit, unchanged since):
    * the apply keeps them, so staging a copy would only create and delete a temp file. */
   private async holdsProposed(c: PutCommand): Promise<boolean> {
-    if (c.origin !== this.d.nodeId || !this.d.knownHash) return false;
+    if (c.origin !== this.d.nodeId || !this.d.knownHash || this.d.proposedHere?.(c.path) === false)
+      return false;
     const disk = await this.mat.stat(c.path);
     return disk?.kind === "file" && this.d.knownHash(c.path, disk) === c.hash;
   }

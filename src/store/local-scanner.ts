@@ -332,6 +332,11 @@ export class LocalScanner {
     return out;
   }
 
+  /** Whether this scanner recently proposed `rel` (else knownHash has nothing for it). */
+  proposedHere(rel: string): boolean {
+    return this.proposed.has(rel);
+  }
+
   /**
    * The hash of the bytes at `rel` when they are still exactly what this node last proposed for it (same
    * size, mtime and inode as when it was hashed); undefined otherwise. Lets the apply of our own proposal
