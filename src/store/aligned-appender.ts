@@ -10,8 +10,10 @@ import { alignDown, alignedBuffer, DIRECT_ALIGN, readDirect, writeFully } from "
 
 /** Default size of the buffer (and so of each write to the disk). */
 export const APPEND_BUFFER_BYTES = 1024 * 1024;
-/** Written buffers kept for reuse (warm memory instead of a fresh allocation per buffer). */
-const SPARE_BUFFERS = 2;
+/** Written buffers kept for reuse (warm memory instead of a fresh allocation per buffer): a 4 MiB batch
+ * puts four writes on their way at once. 8 against 2: W3 probe 490-517 ms against 511-540 after the
+ * write, and a lower peak RSS (fewer dead buffers between collections). */
+const SPARE_BUFFERS = 8;
 
 interface Writing {
   off: number;
