@@ -18,8 +18,10 @@ export interface WholeFileHash {
   size: number;
 }
 
-/** Blocks of a chunk job the worker may send ahead of the consumer (4 MiB each: memory stays bounded). */
-const CHUNK_WINDOW = 3;
+/** Blocks of a chunk job the worker may send ahead of the consumer (4 MiB each: memory stays bounded).
+ * Room to run ahead while the scan waits for the push (8 against 3: W3 499-526 ms after the write
+ * against 517-586, alternating, same peak RSS). */
+const CHUNK_WINDOW = 8;
 
 /**
  * Where the worker's module is. In the compiled binary it is an extra entry point of the build
