@@ -17,6 +17,8 @@ export interface MonitoredNode {
   readonly events: { subscribe(listener: (e: NodeEvent) => void): () => void };
   readonly index: { count(): { files: number; dirs: number; bytes: number } };
   readonly chunks: { stats(): { chunks: number; bytes: number } };
+  /** Bytes this node's peer transport received and sent, since it started. */
+  networkStats(): { received: number; sent: number };
   readonly raft: { propose: (data: Uint8Array) => Promise<unknown>; status(): { term: number } };
   readonly tickMs: number;
   statusSnapshot(): NodeStatus;

@@ -81,6 +81,16 @@ export class NodeMetrics {
       () => this.stats.counters().bytesReplicated,
     );
     counterFrom(
+      "pickbox_network_received_bytes_total",
+      "Bytes received from peers (Raft messages, forwarded proposals, chunks), since the node started",
+      () => this.node.networkStats().received,
+    );
+    counterFrom(
+      "pickbox_network_sent_bytes_total",
+      "Bytes sent to peers (frames; the few bytes of each connection's handshake aside)",
+      () => this.node.networkStats().sent,
+    );
+    counterFrom(
       "pickbox_conflicts_total",
       "Concurrent edits resolved into a sync-conflict copy",
       () => this.stats.counters().conflicts,

@@ -656,6 +656,12 @@ export class PickboxNode {
     );
   }
 
+  /** Bytes the peer transport received and sent since the node started (metrics, benchmarks). */
+  networkStats(): { received: number; sent: number } {
+    const st = this.transport?.stats();
+    return { received: st?.bytesReceived ?? 0, sent: st?.bytesSent ?? 0 };
+  }
+
   statusSnapshot(): NodeStatus {
     const st = this.raft.status();
     const counts = this.index.count();

@@ -113,6 +113,14 @@ function peakRssMb(pid: number | undefined): number | null {
 }
 
 const c = await TestCluster.start({ size: 3 });
+
+/** Bytes node `i`'s peer transport has received so far (its Prometheus counter). */
+async function networkReceived(i: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${c.node(i).monitorPort}/metrics/prometheus`)).text();
+  const m = /^pickbox_network_received_bytes_total (\d+)/m.exec(text);
+  if (!m) throw new Error("no pickbox_network_received_bytes_total in the node's metrics");
+  return Number(m[1]);
+}
 try {
   const F = (i: number, rel: string) => path.join(c.folder(i), rel);
   for (let i = 0; i < 3; i++) mkdirSync(F(i, `w1-${i}`), { recursive: true });
@@ -195,6 +203,7 @@ try {
     return `${st.ino}:${st.mtimeMs}:${st.size}`;
   };
   const seenVersion = receivers.map(versionOf);
+  const netBefore = await Promise.all(receivers.map((i) => networkReceived(i)));
   const t4 = performance.now();
   const fh = await open(F(1, "w3.bin"), "r+");
   await fh.write(patch, 0, patch.length, Math.floor(size3 / 2));
@@ -215,7 +224,9 @@ try {
       seenVersion[j] = versionOf(i);
     });
   }
-  const shipped = receivers.map((i, j) => {
+  const netAfter = await Promise.all(receivers.map((i) => networkReceived(i)));
+  const received = receivers.map((_, j) => netAfter[j]! - netBefore[j]!);
+  const stored = receivers.map((i, j) => {
     const log = logBytesSince(c.folder(i), before[j]!.log).bytes;
     const chunkGrowth = Math.max(0, dirBytes(F(i, ".pickbox/chunks")) - before[j]!.chunks);
     // Inline chunk bytes ride in the log entry and are then stored: count the larger of the two, not both.
@@ -256,7 +267,14 @@ try {
       MBps: round(size3 / 1e6 / w3Seconds),
       benchWriteMs: round(w3WriteMs),
     },
-    W4_overwrite_4KiB_in_middle: { ms: round(t4end - t4), bytesShippedPerReceiver: shipped },
+    W4_overwrite_4KiB_in_middle: {
+      ms: round(t4end - t4),
+      // What each receiver's peer transport took in during W4 (the proposal or its log entry, the changed
+      // chunks, and the Raft traffic meanwhile): the bytes shipped to it.
+      bytesShippedPerReceiver: received,
+      // What its Raft log and chunk store grew by (the measure of earlier sessions).
+      bytesStoredPerReceiver: stored,
+    },
     W6_delete: quantiles(w6),
     peakRssMbPerNode: c.nodes.map((n) => peakRssMb(n.proc?.pid)),
     peakRssMbAfterW3: rssAfterW3,

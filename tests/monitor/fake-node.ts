@@ -84,6 +84,10 @@ export class FakeNode implements MonitoredNode {
   chunkStats = { chunks: 5, bytes: 1500 };
   readonly index = { count: () => this.counts };
   readonly chunks = { stats: () => this.chunkStats };
+  network = { received: 123_456, sent: 654_321 };
+  networkStats(): { received: number; sent: number } {
+    return this.network;
+  }
   /** What the next raft.propose does. */
   proposeImpl: (data: Uint8Array) => Promise<unknown> = async () => "ok";
   readonly raft = {

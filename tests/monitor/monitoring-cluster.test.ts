@@ -60,6 +60,9 @@ describe("a 3-node cluster", () => {
       expect(value(s, "pickbox_chunks")).toBeGreaterThanOrEqual(1);
       expect(value(s, "pickbox_dedup_ratio")).toBeGreaterThan(0);
       expect(value(s, "pickbox_process_resident_memory_bytes")).toBeGreaterThan(1_000_000);
+      // Every member talked to the others (heartbeats and the change), and the counters say so.
+      expect(value(s, "pickbox_network_received_bytes_total")).toBeGreaterThan(0);
+      expect(value(s, "pickbox_network_sent_bytes_total")).toBeGreaterThan(0);
     }
     // The leader proposed (and timed) the change, and sees both peers' lag.
     const ls = await prometheus(leader);

@@ -109,6 +109,8 @@ describe("NodeMetrics", () => {
     expect(value(samples, "pickbox_file_bytes")).toBe(3000);
     expect(value(samples, "pickbox_chunks")).toBe(5);
     expect(value(samples, "pickbox_chunk_bytes")).toBe(1500);
+    expect(value(samples, "pickbox_network_received_bytes_total")).toBe(123_456);
+    expect(value(samples, "pickbox_network_sent_bytes_total")).toBe(654_321);
     expect(value(samples, "pickbox_dedup_ratio")).toBe(2);
     expect(value(samples, "pickbox_pending_changes")).toBe(2);
     expect(value(samples, "pickbox_process_resident_memory_bytes")).toBeGreaterThan(1_000_000);

@@ -1,5 +1,6 @@
 import type { Socket } from "node:net";
 import { BULK_PIECE_BYTES } from "./frame-codec.ts";
+import type { Traffic } from "./traffic.ts";
 
 /** An encoded frame (header included) waiting to be written: whole, or pieces written back to back. */
 export interface QueuedFrame {
@@ -52,7 +53,11 @@ export class FrameQueue {
   /** Frames dropped for overflow since creation. */
   dropped = 0;
 
-  constructor(private readonly limits: FrameQueueLimits) {
+  /** `traffic`: where the bytes written are counted (the transport's totals). */
+  constructor(
+    private readonly limits: FrameQueueLimits,
+    private readonly traffic?: Traffic,
+  ) {
     this.maxBatchBytes = limits.maxBatchBytes ?? DEFAULT_BATCH_BYTES;
   }
 
@@ -153,7 +158,9 @@ export class FrameQueue {
     while (this.canWrite()) {
       if (this.writesAt === this.writes.length && !this.takeBatch()) break;
       const socket = this.socket!;
-      if (!socket.write(this.writes[this.writesAt++]!)) {
+      const piece = this.writes[this.writesAt++]!;
+      if (this.traffic) this.traffic.sent += piece.byteLength;
+      if (!socket.write(piece)) {
         this.awaitingDrain = true;
         socket.once("drain", this.onDrain);
       }

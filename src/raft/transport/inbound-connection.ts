@@ -8,6 +8,7 @@ import { FrameQueue } from "./frame-queue.ts";
 import { type Frame, PROTOCOL_VERSION } from "./frames.ts";
 import { makeNonce, verifyHello } from "./handshake.ts";
 import type { ResolvedTransportOptions } from "./options.ts";
+import type { Traffic } from "./traffic.ts";
 
 interface SnapshotReceipt {
   channel: ChunkChannel;
@@ -36,11 +37,15 @@ export class InboundConnection {
     private readonly handler: TransportHandler,
     private readonly opts: ResolvedTransportOptions,
     private readonly onClosed: (conn: InboundConnection) => void,
+    private readonly traffic: Traffic,
   ) {
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
     // Replies are not dropped for overflow while the requester keeps reading; a requester that stops
     // reading is bounded by the same limits as our own peers.
-    this.replies = new FrameQueue({ maxFrames: opts.maxQueuedFrames, maxBytes: opts.maxQueuedBytes });
+    this.replies = new FrameQueue(
+      { maxFrames: opts.maxQueuedFrames, maxBytes: opts.maxQueuedBytes },
+      traffic,
+    );
     socket.setNoDelay(true);
     socket.on("error", (err) => this.opts.log("debug", "inbound connection error", { err: err.message }));
     socket.on("close", () => this.closed());
@@ -75,6 +80,7 @@ export class InboundConnection {
   }
 
   private onData(chunk: Uint8Array): void {
+    this.traffic.received += chunk.byteLength;
     this.decoder.push(chunk);
     try {
       for (let f = this.decoder.next(); f !== null && !this.socket.destroyed; f = this.decoder.next()) {

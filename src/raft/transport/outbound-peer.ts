@@ -11,6 +11,7 @@ import type { FrameDecoder } from "./frame-codec.ts";
 import { FrameQueue, type QueuedFrame } from "./frame-queue.ts";
 import type { Frame } from "./frames.ts";
 import type { ResolvedTransportOptions } from "./options.ts";
+import type { Traffic } from "./traffic.ts";
 
 type PeerState = "idle" | "connecting" | "open" | "backoff" | "closed";
 
@@ -39,8 +40,9 @@ export class OutboundPeer {
     readonly address: string,
     private readonly opts: ResolvedTransportOptions,
     private readonly self: () => string,
+    private readonly traffic: Traffic,
   ) {
-    this.queue = new FrameQueue({ maxFrames: opts.maxQueuedFrames, maxBytes: opts.maxQueuedBytes });
+    this.queue = new FrameQueue({ maxFrames: opts.maxQueuedFrames, maxBytes: opts.maxQueuedBytes }, traffic);
   }
 
   /** Frames dropped because the queue overflowed while the peer was unreachable or slow. */
@@ -175,6 +177,7 @@ export class OutboundPeer {
       }
     };
     socket.on("data", (chunk: Uint8Array) => {
+      this.traffic.received += chunk.byteLength;
       decoder.push(chunk);
       drain();
     });

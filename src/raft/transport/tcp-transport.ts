@@ -12,6 +12,7 @@ import {
 } from "./options.ts";
 import { OutboundPeer } from "./outbound-peer.ts";
 import { type SnapshotTransfer, streamSnapshot } from "./snapshot-sender.ts";
+import { Traffic } from "./traffic.ts";
 
 /**
  * Transport over node:net (Bun.listen does not buffer partial writes) with length-prefixed msgpack
@@ -33,6 +34,8 @@ export class TcpTransport implements Transport {
   private readonly transfers = new Set<SnapshotTransfer>();
   private nextRequestId = 1;
   private closed = false;
+  /** Bytes moved over every connection, since the transport started. */
+  private readonly traffic = new Traffic();
 
   constructor(options: TcpTransportOptions = {}) {
     this.opts = resolveOptions(options);
@@ -44,14 +47,28 @@ export class TcpTransport implements Transport {
   }
 
   /** Counters for metrics and tests. */
-  stats(): { peers: number; connectedPeers: number; inbound: number; droppedFrames: number } {
+  stats(): {
+    peers: number;
+    connectedPeers: number;
+    inbound: number;
+    droppedFrames: number;
+    bytesReceived: number;
+    bytesSent: number;
+  } {
     let connectedPeers = 0;
     let droppedFrames = 0;
     for (const p of this.peers.values()) {
       if (p.connected) connectedPeers++;
       droppedFrames += p.droppedFrames;
     }
-    return { peers: this.peers.size, connectedPeers, inbound: this.inbound.size, droppedFrames };
+    return {
+      peers: this.peers.size,
+      connectedPeers,
+      inbound: this.inbound.size,
+      droppedFrames,
+      bytesReceived: this.traffic.received,
+      bytesSent: this.traffic.sent,
+    };
   }
 
   listen(handler: TransportHandler): Promise<string> {
@@ -132,7 +149,7 @@ export class TcpTransport implements Transport {
   private peer(address: string): OutboundPeer {
     let p = this.peers.get(address);
     if (!p) {
-      p = new OutboundPeer(address, this.opts, () => this.self());
+      p = new OutboundPeer(address, this.opts, () => this.self(), this.traffic);
       this.peers.set(address, p);
     }
     return p;
@@ -143,7 +160,13 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
-    const conn = new InboundConnection(socket, handler, this.opts, (c) => this.inbound.delete(c));
+    const conn = new InboundConnection(
+      socket,
+      handler,
+      this.opts,
+      (c) => this.inbound.delete(c),
+      this.traffic,
+    );
     this.inbound.add(conn);
   }
 }

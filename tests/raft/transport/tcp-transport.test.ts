@@ -149,6 +149,23 @@ describe("TcpTransport requests", () => {
     expect(v.blob.constructor).toBe(Uint8Array);
   });
 
+  test("bytes are counted both ways: a 1 MiB request and its small answer", async () => {
+    const a = await pool.start();
+    const b = await pool.start();
+    b.h.requestHook = async () => "ok";
+    const before = [a.t.stats(), b.t.stats()];
+    expect(await a.t.request(b.addr, new Uint8Array(1 << 20), 5000)).toBe("ok");
+    const [sa, sb] = [a.t.stats(), b.t.stats()];
+    const sent = sa.bytesSent - before[0]!.bytesSent;
+    expect(sent).toBeGreaterThan(1 << 20);
+    expect(sent).toBeLessThan((1 << 20) + 4096); // the payload, frame headers and the handshake's few bytes
+    expect(sb.bytesReceived - before[1]!.bytesReceived).toBeGreaterThanOrEqual(sent);
+    const answer = sb.bytesSent - before[1]!.bytesSent;
+    expect(answer).toBeGreaterThan(0);
+    expect(answer).toBeLessThan(4096);
+    expect(sa.bytesReceived - before[0]!.bytesReceived).toBeGreaterThanOrEqual(answer);
+  });
+
   test("many concurrent requests each get their own answer", async () => {
     const a = await pool.start();
     const b = await pool.start();
