@@ -18,6 +18,40 @@ export interface InlineChunk {
   data: Uint8Array;
 }
 
+/**
+ * A chunk carried as the difference from a chunk of the file's previous version (`base`, at the same
+ * offset): its first `prefix` bytes and last `suffix` bytes are the base's first and last, `middle` lies
+ * between. A 4 KiB edit inside a 256 KiB chunk costs 4 KiB, not 256. A node without `base` fetches the
+ * chunk instead; the result must hash to `hash` (checked).
+ */
+export interface DeltaChunk {
+  hash: string;
+  base: string;
+  prefix: number;
+  suffix: number;
+  middle: Uint8Array;
+}
+
+/** The chunk a delta describes, from the base chunk's bytes (null when they cannot be its base). */
+export function applyDelta(d: DeltaChunk, base: Uint8Array): Uint8Array | null {
+  if (d.prefix + d.suffix > base.length) return null;
+  const out = new Uint8Array(d.prefix + d.middle.length + d.suffix);
+  out.set(base.subarray(0, d.prefix), 0);
+  out.set(d.middle, d.prefix);
+  out.set(base.subarray(base.length - d.suffix), d.prefix + d.middle.length);
+  return out;
+}
+
+/** `data` as a delta from `base` (longest common prefix, then suffix). */
+export function deltaOf(hash: string, data: Uint8Array, baseHash: string, base: Uint8Array): DeltaChunk {
+  const max = Math.min(data.length, base.length);
+  let prefix = 0;
+  while (prefix < max && data[prefix] === base[prefix]) prefix++;
+  let suffix = 0;
+  while (suffix < max - prefix && data[data.length - 1 - suffix] === base[base.length - 1 - suffix]) suffix++;
+  return { hash, base: baseHash, prefix, suffix, middle: data.slice(prefix, data.length - suffix) };
+}
+
 export interface PutCommand {
   op: "put";
   path: string;
@@ -32,6 +66,8 @@ export interface PutCommand {
   chunks: string[];
   /** Bytes of some of `chunks` (those the cluster may lack), carried in the entry itself. */
   inline: InlineChunk[];
+  /** Others carried as differences from chunks of the previous version (absent when none). */
+  deltas?: DeltaChunk[];
   /** Clock of the version the origin's change was based on ({} for a new file). */
   base: VectorClock;
   origin: string;
@@ -183,6 +219,7 @@ function validateLeaf(v: unknown, where: string): LeafCommand {
         if (!(c.data instanceof Uint8Array)) throw new CommandDecodeError(`${w}.data is not bytes`);
         return { hash, data: c.data };
       });
+      const deltas = v.deltas === undefined ? [] : deltaList(v.deltas, named, `${where}.deltas`);
       return {
         op,
         path: relPath(v.path, `${where}.path`),
@@ -193,6 +230,7 @@ function validateLeaf(v: unknown, where: string): LeafCommand {
         hash: hashString(v.hash, `${where}.hash`),
         chunks,
         inline,
+        ...(deltas.length > 0 ? { deltas } : {}),
         base: clock(v.base, `${where}.base`),
         origin: origin(v.origin, `${where}.origin`),
         seq: nonNegInt(v.seq, `${where}.seq`),
@@ -226,6 +264,24 @@ function validateLeaf(v: unknown, where: string): LeafCommand {
     default:
       throw new CommandDecodeError(`${where}.op ${JSON.stringify(op)} is not put, delete, mkdir or rmdir`);
   }
+}
+
+function deltaList(v: unknown, named: Set<string>, where: string): DeltaChunk[] {
+  if (!Array.isArray(v)) throw new CommandDecodeError(`${where} is not an array`);
+  return v.map((d, i): DeltaChunk => {
+    const w = `${where}[${i}]`;
+    if (!isRecord(d)) throw new CommandDecodeError(`${w} is not a map`);
+    const hash = hashString(d.hash, `${w}.hash`);
+    if (!named.has(hash)) throw new CommandDecodeError(`${w} is not one of the file's chunks`);
+    if (!(d.middle instanceof Uint8Array)) throw new CommandDecodeError(`${w}.middle is not bytes`);
+    return {
+      hash,
+      base: hashString(d.base, `${w}.base`),
+      prefix: nonNegInt(d.prefix, `${w}.prefix`),
+      suffix: nonNegInt(d.suffix, `${w}.suffix`),
+      middle: d.middle,
+    };
+  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -16,8 +16,9 @@ import os from "node:os";
 import type { FSM, FSMSnapshot } from "../raft/fsm.ts";
 import type { Entry, SnapshotMeta } from "../raft/types.ts";
 import type { ChunkStore } from "./chunk-store.ts";
-import type { Chunk } from "./chunker.ts";
+import { type Chunk, sha256Hex } from "./chunker.ts";
 import {
+  applyDelta,
   CommandDecodeError,
   type DeleteCommand,
   decodeCommand,
@@ -749,6 +750,14 @@ export class FileFSM implements FSM {
     for (const c of cmds) {
       if (c.op !== "put") continue;
       for (const x of c.inline) if (!fresh.has(x.hash) && !store.has(x.hash)) fresh.set(x.hash, x);
+      // A chunk sent as a difference: rebuilt from its base where this node has that (else fetched with
+      // the chunks neither stored nor carried, by ensureChunks).
+      for (const d of c.deltas ?? []) {
+        if (fresh.has(d.hash) || store.has(d.hash)) continue;
+        const base = fresh.get(d.base)?.data ?? (await store.get(d.base));
+        const data = base ? applyDelta(d, base) : null;
+        if (data && sha256Hex(data) === d.hash) fresh.set(d.hash, { hash: d.hash, data });
+      }
     }
     // Durable already in the committed log: the checkpoint fsyncs them.
     if (fresh.size > 0) await store.putMany([...fresh.values()], { durable: false });

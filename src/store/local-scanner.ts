@@ -8,7 +8,13 @@ import path from "node:path";
 import type { ChunkStore } from "./chunk-store.ts";
 import type { Chunk } from "./chunker.ts";
 import { chunkFile, chunkFileAgainst, type PreviousChunk } from "./chunker.ts";
-import { DEFAULT_INLINE_LIMIT, type InlineChunk, type LeafCommand } from "./commands.ts";
+import {
+  DEFAULT_INLINE_LIMIT,
+  type DeltaChunk,
+  deltaOf,
+  type InlineChunk,
+  type LeafCommand,
+} from "./commands.ts";
 import { sameStat } from "./file-fsm.ts";
 import type { WholeFileHash } from "./file-hasher.ts";
 import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
@@ -84,6 +90,8 @@ const PARALLEL_HASH_MIN_BYTES = 4 << 20;
 export const WRITER_WAIT_MS = 2000;
 /** Files from this size on are looked at twice (growthProbe) before they are read. */
 const GROWTH_PROBE_MIN_BYTES = 4 << 20;
+/** Chunks from this size on may travel as a difference from the previous version's (smaller: not worth it). */
+const MIN_DELTA_CHUNK = 4096;
 /** Files from this size on are rescanned against their previous version (chunkFileAgainst). */
 const DELTA_SCAN_MIN_BYTES = 1 << 20;
 /** File timestamps can lag the clock by up to a tick (1-10 ms): newer mtimes are not trusted by knownHash. */
@@ -182,6 +190,9 @@ export class LocalScanner {
     const seen = new Set<string>();
     let inline: InlineChunk[] = [];
     let inlineAt: number[] = []; // offsets of the inline chunks
+    let deltas: { delta: DeltaChunk; chunk: Chunk; offset: number }[] = [];
+    // Where each chunk of the previous version started (a delta scan's edited chunks are deltas of them).
+    const prevAt = previous ? startsOf(previous) : null;
     let inlineBytes = 0;
     let overflow = false; // too much new data to inline: store locally, ship out of band
     let pendingStore: Chunk[] = [];
@@ -228,20 +239,29 @@ export class LocalScanner {
         c.data = c.data.slice();
         c.transient = false;
       }
-      if (!overflow && inlineBytes + c.data.length <= this.inlineLimit) {
-        inline.push({ hash: c.hash, data: c.data });
-        inlineAt.push(offset);
-        inlineBytes += c.data.length;
-        continue;
-      }
       if (!overflow) {
+        // An edited chunk of a file the cluster has travels as its difference from the chunk that
+        // started at the same offset in the previous version (a 4 KiB edit costs ~4 KiB, not a chunk).
+        const delta = inlineBytes < this.inlineLimit ? await this.deltaAgainst(c, prevAt?.get(offset)) : null;
+        const cost = delta ? delta.middle.length : c.data.length;
+        if (inlineBytes + cost <= this.inlineLimit) {
+          if (delta) deltas.push({ delta, chunk: c, offset });
+          else {
+            inline.push({ hash: c.hash, data: c.data });
+            inlineAt.push(offset);
+          }
+          inlineBytes += cost;
+          continue;
+        }
         overflow = true;
-        pendingStore = inline; // everything new goes out of band now
-        pendingAt = inlineAt;
-        pendingBytes = inlineBytes;
-        missing.push(...inline.map((x) => x.hash));
+        // Everything new goes out of band now, whole.
+        pendingStore = [...inline, ...deltas.map((d) => d.chunk)];
+        pendingAt = [...inlineAt, ...deltas.map((d) => d.offset)];
+        pendingBytes = pendingStore.reduce((n, x) => n + x.data.length, 0);
+        missing.push(...pendingStore.map((x) => x.hash));
         inline = [];
         inlineAt = [];
+        deltas = [];
         inlineBytes = 0;
       }
       pendingStore.push(c);
@@ -295,6 +315,7 @@ export class LocalScanner {
         hash,
         chunks: hashes,
         inline,
+        ...(deltas.length > 0 ? { deltas: deltas.map((d) => d.delta) } : {}),
         base: entry?.clock ?? {},
         origin: this.d.nodeId,
         seq: this.nextSeq(),
@@ -318,6 +339,15 @@ export class LocalScanner {
       return; // open for writing for long: scan what is there (its next change brings it back)
     }
     throw new ScanRaceError(`${rel} is open for writing`);
+  }
+
+  /** `c` as a difference from chunk `base` (stored here), when that is at most half its size. */
+  private async deltaAgainst(c: Chunk, base: string | undefined): Promise<DeltaChunk | null> {
+    if (!base || base === c.hash || c.data.length < MIN_DELTA_CHUNK) return null;
+    const bytes = await this.d.chunks.get(base);
+    if (!bytes) return null;
+    const d = deltaOf(c.hash, c.data, base, bytes);
+    return d.middle.length * 2 <= c.data.length ? d : null;
   }
 
   /** The chunks (with sizes) of the version the index holds, when every one of them is stored here. */
@@ -428,4 +458,15 @@ function lstatOrNull(abs: string): Stats | null {
     if (c === "ENOENT" || c === "ENOTDIR") return null;
     throw e;
   }
+}
+
+/** Offset in the file → hash of the chunk starting there. */
+function startsOf(chunks: PreviousChunk[]): Map<number, string> {
+  const out = new Map<number, string>();
+  let off = 0;
+  for (const c of chunks) {
+    out.set(off, c.hash);
+    off += c.size;
+  }
+  return out;
 }

@@ -2,15 +2,18 @@ import { describe, expect, test } from "bun:test";
 import { Packr } from "msgpackr";
 import { sha256Hex } from "../../src/store/chunker.ts";
 import {
+  applyDelta,
   COMMAND_VERSION,
   type Command,
   CommandDecodeError,
   decodeCommand,
+  deltaOf,
   encodeCommand,
   leaves,
   type PutCommand,
 } from "../../src/store/commands.ts";
 import { put } from "./fsm-fixture.ts";
+import { seededBytes } from "./seeded-bytes.ts";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const raw = (cmd: unknown, v: unknown = 1) => packr.pack({ v, cmd });
@@ -137,5 +140,52 @@ describe("chunk lists on the wire", () => {
   test("a binary chunk list that is not whole 32-byte hashes is refused", () => {
     const bad = packr.pack({ v: COMMAND_VERSION, cmd: { ...big, chunks: new Uint8Array(33) } });
     expect(() => decodeCommand(bad)).toThrow(CommandDecodeError);
+  });
+});
+
+describe("chunks carried as differences", () => {
+  const rnd = seededBytes;
+
+  test("deltaOf and applyDelta: an overwrite, an insert and a cut each rebuild the very chunk", () => {
+    const base = rnd(200_000, 1);
+    const cases: Uint8Array[] = [];
+    const overwrite = base.slice();
+    overwrite.set(rnd(4096, 2), 90_000);
+    cases.push(overwrite);
+    cases.push(new Uint8Array([...base.subarray(0, 50_000), ...rnd(777, 3), ...base.subarray(50_000)]));
+    cases.push(new Uint8Array([...base.subarray(0, 10_000), ...base.subarray(30_000)]));
+    cases.push(base.slice()); // unchanged: an empty middle
+    for (const data of cases) {
+      const d = deltaOf(sha256Hex(data), data, sha256Hex(base), base);
+      expect(d.prefix + d.middle.length + d.suffix).toBe(data.length);
+      expect(sha256Hex(applyDelta(d, base)!)).toBe(d.hash);
+    }
+    const d = deltaOf(sha256Hex(overwrite), overwrite, sha256Hex(base), base);
+    expect(d.middle.length).toBeLessThanOrEqual(4096); // only the edited span travels
+    // A base too short for the delta cannot be its base.
+    expect(applyDelta(d, base.subarray(0, 1000))).toBeNull();
+  });
+
+  test("a put with deltas round-trips; deltas naming a chunk the file lacks, or bad fields, are refused", () => {
+    const base = rnd(100_000, 4);
+    const data = base.slice();
+    data[500] = (data[500]! + 1) & 0xff;
+    const delta = deltaOf(sha256Hex(data), data, sha256Hex(base), base);
+    // (A file of one chunk, for the test: the command names that chunk.)
+    const cmd: PutCommand = {
+      ...put("f.bin", data, { outOfBand: new Map() }),
+      chunks: [delta.hash],
+      deltas: [delta],
+    };
+    const back = decodeCommand(encodeCommand(cmd)) as PutCommand;
+    expect(plain(back)).toEqual(plain(cmd));
+    // A put without deltas decodes without the field (older entries, and every other producer).
+    expect("deltas" in (decodeCommand(encodeCommand(put("g", "x"))) as PutCommand)).toBe(false);
+    const bad = (d: unknown) => raw({ ...cmd, deltas: [d] });
+    expect(() => decodeCommand(bad({ ...delta, hash: H }))).toThrow(/not one of the file's chunks/);
+    expect(() => decodeCommand(bad({ ...delta, base: "xyz" }))).toThrow(CommandDecodeError);
+    expect(() => decodeCommand(bad({ ...delta, prefix: -1 }))).toThrow(CommandDecodeError);
+    expect(() => decodeCommand(bad({ ...delta, middle: "text" }))).toThrow(CommandDecodeError);
+    expect(() => decodeCommand(raw({ ...cmd, deltas: "no" }))).toThrow(CommandDecodeError);
   });
 });

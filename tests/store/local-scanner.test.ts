@@ -5,6 +5,7 @@ import {
   closeSync,
   mkdirSync,
   openSync,
+  readFileSync,
   rmdirSync,
   statSync,
   symlinkSync,
@@ -15,7 +16,7 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { sha256Hex } from "../../src/store/chunker.ts";
-import type { PutCommand } from "../../src/store/commands.ts";
+import { encodeCommand, type PutCommand } from "../../src/store/commands.ts";
 import { FileHasher, type WholeFileHash } from "../../src/store/file-hasher.ts";
 import { openForWriting } from "../../src/store/file-lease.ts";
 import {
@@ -495,5 +496,44 @@ describe("LocalScanner", () => {
     } finally {
       hasher.close();
     }
+  });
+
+  test("an edit of a large file travels as deltas of the previous chunks: a node with them rebuilds it, one without fetches", async () => {
+    const peers = new Map<string, Uint8Array>();
+    const a = node("a", peers);
+    const b = node("b", peers);
+    const c = node("c", peers);
+    const log = new Log();
+    const file = path.join(a.root, "big.bin");
+    const data = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 2654435761) >>> 24);
+    writeFileSync(file, data);
+    const first = await scannerOf(a).scan("big.bin");
+    // Its chunks went out of band: a stored them, the "peers" serve them to b.
+    for (const h of first!.missingChunks) peers.set(h, (await a.chunks.get(h))!);
+    const e1 = log.add(first!.command);
+    await a.fsm.apply(e1);
+    await b.fsm.apply(e1);
+    const edited = data.slice();
+    edited.set(new Uint8Array(4096).fill(7), 1_500_000);
+    writeFileSync(file, edited);
+    const cmd = asPut(await scannerOf(a).scan("big.bin"));
+    expect(cmd.deltas?.length).toBeGreaterThan(0);
+    expect(cmd.inline).toEqual([]);
+    const carried = cmd.deltas!.reduce((n, d) => n + d.middle.length, 0);
+    expect(carried).toBeLessThanOrEqual(2 * 4096); // the edit, not the chunks around it
+    expect(encodeCommand(cmd).length).toBeLessThan(carried + 40_000); // and the chunk list
+    const e2 = log.add(cmd);
+    await a.fsm.apply(e2);
+    const fetchedBefore = b.fetched.length;
+    await b.fsm.apply(e2);
+    expect(sha256Hex(readFileSync(path.join(b.root, "big.bin")))).toBe(sha256Hex(edited));
+    expect(b.fetched.length).toBe(fetchedBefore); // rebuilt from its own chunks: nothing fetched
+    // c lost the base chunks (a power cut took them, say): it fetches the edited chunks instead.
+    for (const d of cmd.deltas!) peers.set(d.hash, (await a.chunks.get(d.hash))!);
+    await c.fsm.apply(e1);
+    for (const d of cmd.deltas!) await c.chunks.delete(d.base);
+    await c.fsm.apply(e2);
+    expect(sha256Hex(readFileSync(path.join(c.root, "big.bin")))).toBe(sha256Hex(edited));
+    expect(c.fetched.flat()).toContain(cmd.deltas![0]!.hash);
   });
 });
