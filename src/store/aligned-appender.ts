@@ -5,8 +5,15 @@
 // padded with zeros and truncates the file back to its true length; that block stays in the buffer, so
 // the next appends rewrite it whole. Until their write is done the last bytes exist only here: readers
 // lay overlay() over what they read from the disk.
-import { ftruncateSync, writeSync } from "node:fs";
-import { alignDown, alignedBuffer, DIRECT_ALIGN, readDirect, writeFully } from "./direct-io.ts";
+import { ftruncateSync } from "node:fs";
+import {
+  alignDown,
+  alignedBuffer,
+  DIRECT_ALIGN,
+  readDirect,
+  writeFully,
+  writeFullySync,
+} from "./direct-io.ts";
 
 /** Default size of the buffer (and so of each write to the disk). */
 export const APPEND_BUFFER_BYTES = 1024 * 1024;
@@ -101,7 +108,7 @@ export class AlignedAppender {
   /** The full buffer goes to the disk (in the thread pool); appends continue in another. */
   private sendFull(): void {
     if (this.synchronous) {
-      writeAll(this.fd, this.buf, this.buf.length, this.base);
+      writeFullySync(this.fd, this.buf, this.base);
       this.base += this.used;
       this.used = 0;
       return;
@@ -129,7 +136,7 @@ export class AlignedAppender {
     const whole = alignDown(this.used);
     const padded = whole === this.used ? whole : whole + DIRECT_ALIGN;
     this.buf.fill(0, this.used, padded);
-    writeAll(this.fd, this.buf, padded, this.base);
+    writeFullySync(this.fd, this.buf.subarray(0, padded), this.base);
     if (padded !== this.used) ftruncateSync(this.fd, this.end);
     if (whole > 0) {
       this.buf.copyWithin(0, whole, this.used);
@@ -137,10 +144,6 @@ export class AlignedAppender {
       this.used -= whole;
     }
   }
-}
-
-function writeAll(fd: number, buf: Uint8Array, len: number, pos: number): void {
-  for (let done = 0; done < len; ) done += writeSync(fd, buf, done, len - done, pos + done);
 }
 
 /** Copies into `out` (the file's bytes from `outOff`) the part of `src` (the file's bytes from `srcOff`,

@@ -27,13 +27,12 @@ import {
   rmSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from "node:fs";
 import path from "node:path";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
 import { AlignedAppender, APPEND_BUFFER_BYTES } from "./aligned-appender.ts";
 import { type Chunk, sha256Hex } from "./chunker.ts";
-import { alignDown, alignUp, openDirect, readDirect, readFully } from "./direct-io.ts";
+import { alignDown, alignUp, openDirect, readDirect, readFully, writeFullySync } from "./direct-io.ts";
 
 export interface ChunkStoreOptions {
   /** The node's database (tables cs_small and cs_packed live there). */
@@ -464,8 +463,7 @@ export class ChunkStore {
       pack.appender ??= new AlignedAppender(fd, off, APPEND_BUFFER_BYTES, this.migrating);
       pack.appender.append(data);
     } else {
-      let done = 0;
-      while (done < data.length) done += writeSync(fd, data, done, data.length - done, off + done);
+      writeFullySync(fd, data, off);
     }
     pack.size += data.length;
     pack.dirty = true;

@@ -8,7 +8,7 @@
 //
 // Offsets, lengths and buffer addresses of direct I/O must be aligned. Bun allocates buffers of whole
 // pages page-aligned; a file system without O_DIRECT (EINVAL at open) gets ordinary I/O instead.
-import { constants, openSync, readSync, write } from "node:fs";
+import { constants, openSync, readSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 
 /** Alignment of direct I/O offsets, lengths and buffers (covers 512-byte and 4 KiB sector disks). */
@@ -68,6 +68,11 @@ export function readFully(fd: number, buf: Uint8Array, len: number, pos: number)
     got += n;
   }
   return got;
+}
+
+/** Writes all of `data` at `pos`, now, on this thread. */
+export function writeFullySync(fd: number, data: Uint8Array, pos: number): void {
+  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, pos + done);
 }
 
 const writeAsync = promisify(write);

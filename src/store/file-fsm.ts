@@ -862,29 +862,19 @@ export class FileFSM implements FSM {
    */
   private patchPlan(disk: DiskStat, prev: IndexEntry, cmd: PutCommand): PatchPlan | null {
     if (cmd.size < PATCH_MIN_BYTES || disk.size !== prev.size) return null;
-    const store = this.d.chunks;
     const inline = new Map(cmd.inline.map((c) => [c.hash, c.data]));
-    const oldAt = new Map<number, string>();
-    let off = 0;
-    for (const h of prev.chunks) {
-      const n = store.sizeOf(h);
-      if (n === null) return null;
-      oldAt.set(off, h);
-      off += n;
-    }
+    const before = this.layoutOf(prev.chunks);
+    const after = this.layoutOf(cmd.chunks, inline);
+    if (!before || !after || after.size !== cmd.size) return null;
+    const oldAt = new Map(before.chunks.map((c) => [c.offset, c.hash]));
     const changed: { offset: number; hash: string }[] = [];
     let changedBytes = 0;
-    off = 0;
-    for (const h of cmd.chunks) {
-      const n = inline.get(h)?.length ?? store.sizeOf(h);
-      if (n === null) return null;
-      if (oldAt.get(off) !== h) {
-        changed.push({ offset: off, hash: h });
-        changedBytes += n;
-      }
-      off += n;
+    for (const c of after.chunks) {
+      if (oldAt.get(c.offset) === c.hash) continue;
+      changed.push({ offset: c.offset, hash: c.hash });
+      changedBytes += c.size;
     }
-    if (off !== cmd.size || changedBytes > cmd.size / 2) return null;
+    if (changedBytes > cmd.size / 2) return null;
     return { changed, changedBytes, inline };
   }
 
@@ -918,16 +908,9 @@ export class FileFSM implements FSM {
   private async claimPushed(cmd: PutCommand): Promise<string | null> {
     if (!this.d.staging?.holds(cmd.path, cmd.size)) return null;
     const inline = new Map(cmd.inline.map((c) => [c.hash, c.data]));
-    const layout: PlacedChunk[] = [];
-    let off = 0;
-    for (const h of cmd.chunks) {
-      const n = inline.get(h)?.length ?? this.d.chunks.sizeOf(h);
-      if (n === null) return null;
-      layout.push({ offset: off, hash: h });
-      off += n;
-    }
-    if (off !== cmd.size) return null;
-    const claimed = await this.d.staging.claim(cmd.path, cmd.size, layout);
+    const layout = this.layoutOf(cmd.chunks, inline);
+    if (!layout || layout.size !== cmd.size) return null;
+    const claimed = await this.d.staging.claim(cmd.path, cmd.size, layout.chunks);
     if (!claimed) return null;
     const bytes = this.d.chunks;
     const onBulk = this.d.onBulkBytes;
@@ -946,6 +929,23 @@ export class FileFSM implements FSM {
       throw e;
     }
     return claimed.tmp;
+  }
+
+  /** Where each of `hashes` starts in the file they make up, its size (from `inline` or the chunk
+   * store), and the file's size; null when a chunk's size is not known here. */
+  private layoutOf(
+    hashes: string[],
+    inline?: Map<string, Uint8Array>,
+  ): { chunks: (PlacedChunk & { size: number })[]; size: number } | null {
+    const chunks: (PlacedChunk & { size: number })[] = [];
+    let offset = 0;
+    for (const hash of hashes) {
+      const size = inline?.get(hash)?.length ?? this.d.chunks.sizeOf(hash);
+      if (size === null) return null;
+      chunks.push({ offset, hash, size });
+      offset += size;
+    }
+    return { chunks, size: offset };
   }
 
   /** Stages the patched version on a copy of the previous one (see Materializer.stagePatched). */

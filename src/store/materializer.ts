@@ -28,6 +28,7 @@ import {
 import { copyFile, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { readSmallFile } from "./chunker.ts";
+import { writeFullySync } from "./direct-io.ts";
 import { leasesAvailable, releaseLease, tryWriteLease } from "./file-lease.ts";
 import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
 
@@ -102,8 +103,7 @@ export class Materializer {
         let off = 0;
         while (off < piece.length) off += writeSync(fd, piece, off, piece.length - off);
       }
-      fchmodSync(fd, mode & 0o7777);
-      futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+      setModeAndTime(fd, mode, mtimeMs);
     } catch (e) {
       closeQuietly(fd);
       unlinkQuietly(tmp);
@@ -144,14 +144,9 @@ export class Materializer {
       }
       const fd = openSync(tmp, constants.O_WRONLY);
       try {
-        for (const c of changed) {
-          const data = await bytesOf(c.hash);
-          let done = 0;
-          while (done < data.length) done += writeSync(fd, data, done, data.length - done, c.offset + done);
-        }
+        for (const c of changed) writeFullySync(fd, await bytesOf(c.hash), c.offset);
         ftruncateSync(fd, size);
-        fchmodSync(fd, mode & 0o7777);
-        futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+        setModeAndTime(fd, mode, mtimeMs);
       } finally {
         closeSync(fd);
       }
@@ -175,13 +170,8 @@ export class Materializer {
   ): Promise<void> {
     const fd = openSync(tmp, constants.O_WRONLY);
     try {
-      for await (const c of missing) {
-        let done = 0;
-        while (done < c.data.length)
-          done += writeSync(fd, c.data, done, c.data.length - done, c.offset + done);
-      }
-      fchmodSync(fd, mode & 0o7777);
-      futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+      for await (const c of missing) writeFullySync(fd, c.data, c.offset);
+      setModeAndTime(fd, mode, mtimeMs);
     } finally {
       closeSync(fd);
     }
@@ -189,8 +179,9 @@ export class Materializer {
 
   /**
    * Updates `rel` in place to a new version: the `changed` byte ranges written, the length set to `size`,
-   * mode and mtime set; `beforeWrite` runs (synchronously) right before the first byte is written. Done only under a write lease (file-lease.ts): nobody else has the file open, so
-   * no reader sees it half updated (an open() meanwhile waits for the lease) and no writer's bytes mix
+   * mode and mtime set; `beforeWrite` runs (synchronously) right before the first byte is written. Done
+   * only under a write lease (file-lease.ts): nobody else has the file open, so no reader sees it half
+   * updated (an open() meanwhile waits for the lease) and no writer's bytes mix
    * in; the file must still be the `expected` inode, size and mtime. Synchronous from lease to release.
    * Null, with nothing written, when any of that cannot be had: the caller stages a copy instead. Not
    * atomic against a crash: the caller records the patch in beforeWrite (see FileFSM.patchFile).
@@ -227,14 +218,9 @@ export class Materializer {
         )
           return null;
         beforeWrite();
-        for (const c of changed) {
-          let done = 0;
-          while (done < c.data.length)
-            done += writeSync(fd, c.data, done, c.data.length - done, c.offset + done);
-        }
+        for (const c of changed) writeFullySync(fd, c.data, c.offset);
         if (size !== expected.size) ftruncateSync(fd, size);
-        fchmodSync(fd, mode & 0o7777);
-        futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
+        setModeAndTime(fd, mode, mtimeMs);
       } finally {
         releaseLease(fd);
       }
@@ -486,6 +472,11 @@ async function fsyncPath(p: string): Promise<void> {
   } finally {
     await fh?.close();
   }
+}
+
+function setModeAndTime(fd: number, mode: number, mtimeMs: number): void {
+  fchmodSync(fd, mode & 0o7777);
+  futimesSync(fd, mtimeMs / 1000, mtimeMs / 1000);
 }
 
 function closeQuietly(fd: number): void {
