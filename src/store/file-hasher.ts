@@ -11,7 +11,7 @@
 
 import { open } from "node:fs/promises";
 import { type Chunk, chunkFile } from "./chunker.ts";
-import { WorkerCalls, WorkerFailedError } from "./worker-calls.ts";
+import { storeWorkerModule, WorkerCalls, WorkerFailedError } from "./worker-calls.ts";
 
 export interface WholeFileHash {
   hash: string;
@@ -23,14 +23,6 @@ export interface WholeFileHash {
  * against 517-586, alternating, same peak RSS). */
 const CHUNK_WINDOW = 8;
 
-/**
- * Where the worker's module is. In the compiled binary it is an extra entry point of the build
- * (package.json), stored relative to the entry points' common folder, src/.
- */
-const WORKER_MODULE = import.meta.url.includes("$bunfs")
-  ? "./store/file-hash-worker.ts"
-  : new URL("./file-hash-worker.ts", import.meta.url).href;
-
 export class FileHasher {
   private readonly worker: WorkerCalls;
 
@@ -40,7 +32,7 @@ export class FileHasher {
    */
   constructor(opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {
     this.worker = new WorkerCalls(
-      opts.workerModule ?? WORKER_MODULE,
+      opts.workerModule ?? storeWorkerModule("file-hash-worker.ts"),
       "file hash worker",
       opts.onWorkerFailed,
     );

@@ -6,13 +6,7 @@
 //
 // If the worker cannot run (no bun:ffi, not glibc), sync() answers false and the caller fsyncs file by
 // file: slower, never less durable.
-import { WorkerCalls } from "./worker-calls.ts";
-
-/** Where the worker's module is: in the compiled binary an extra entry point of the build (package.json),
- * stored relative to the entry points' common folder, src/. */
-const WORKER_MODULE = import.meta.url.includes("$bunfs")
-  ? "./store/fs-sync-worker.ts"
-  : new URL("./fs-sync-worker.ts", import.meta.url).href;
+import { storeWorkerModule, WorkerCalls } from "./worker-calls.ts";
 
 export class FileSystemSyncer {
   private readonly worker: WorkerCalls;
@@ -20,7 +14,7 @@ export class FileSystemSyncer {
 
   constructor(opts: { onWorkerFailed?: (err: Error) => void; workerModule?: string } = {}) {
     this.worker = new WorkerCalls(
-      opts.workerModule ?? WORKER_MODULE,
+      opts.workerModule ?? storeWorkerModule("fs-sync-worker.ts"),
       "file system sync worker",
       opts.onWorkerFailed,
     );

@@ -3,6 +3,14 @@
 // process alive). If it fails to load or dies, every open request is told, and `broken` says the caller
 // should do the work on its own thread from then on.
 
+/**
+ * Where the worker module `file` (a sibling of this one in src/store) is: in the compiled binary an extra
+ * entry point of the build (package.json), stored relative to the entry points' common folder, src/.
+ */
+export function storeWorkerModule(file: string): string {
+  return import.meta.url.includes("$bunfs") ? `./store/${file}` : new URL(`./${file}`, import.meta.url).href;
+}
+
 /** What a request hears: each message the worker sends for it, or that the worker is gone. */
 export interface CallHandlers {
   onMessage(data: WorkerMessage): void;
