@@ -9,6 +9,7 @@
 //   stops the job.
 import { closeSync, openSync, readSync } from "node:fs";
 import { chunkFile } from "./chunker.ts";
+import { WORKER_READY } from "./worker-calls.ts";
 
 declare const self: Worker;
 
@@ -102,3 +103,5 @@ async function chunkJob(id: number, path: string, window: number): Promise<void>
     jobs.delete(id);
   }
 }
+
+self.postMessage(WORKER_READY); // only now is anything posted to this thread heard

@@ -1,8 +1,9 @@
 // Worker thread of FileSystemSyncer: syncfs(2) of the file system a directory is on, off the node's
 // main thread (the call blocks until everything dirty there is on disk). bun:ffi, since node:fs has no
-// syncfs. Messages in: { id, dir }; out: { id } or { id, error }.
+// syncfs. Messages in: { id, dir }; out: { id } or { id, error }; first WORKER_READY.
 import { dlopen, FFIType, type Pointer, read } from "bun:ffi";
 import { constants, openSync } from "node:fs";
+import { WORKER_READY } from "./worker-calls.ts";
 
 declare const self: Worker;
 
@@ -32,3 +33,5 @@ self.onmessage = (e: MessageEvent<{ id: number; dir: string }>) => {
     self.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
 };
+
+self.postMessage(WORKER_READY); // only now is anything posted to this thread heard

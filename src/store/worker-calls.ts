@@ -1,7 +1,11 @@
 // Requests to a worker thread, by id: the plumbing FileHasher and FileSystemSyncer share. The worker is
 // started on first use and referenced only while a request is open (an idle worker does not keep the
-// process alive). If it fails to load or dies, every open request is told, and `broken` says the caller
-// should do the work on its own thread from then on.
+// process alive). If it fails to load, does not start, or dies, every open request is told, and `broken`
+// says the caller should do the work on its own thread from then on.
+//
+// Nothing is posted to the worker before it says it listens (WORKER_READY): a Web Worker drops the
+// messages that reach it before its `onmessage` exists (browser semantics, which Bun keeps since 1.4),
+// and a request lost that way would never be answered.
 
 /**
  * Where the worker module `file` (a sibling of this one in src/store) is: in the compiled binary an extra
@@ -17,6 +21,13 @@ export interface CallHandlers {
   onFailed(err: WorkerFailedError): void;
 }
 
+/** What a worker module posts once its `onmessage` is installed (id 0 answers no request). */
+export const WORKER_READY = { id: 0, ready: true } as const;
+
+/** How long a worker may take to say it listens before it counts as failed (work then runs on the
+ * caller's thread): generous, since a loaded machine starts threads slowly, but finite. */
+export const WORKER_START_TIMEOUT_MS = 10_000;
+
 /** Every message of a worker carries the id of the request it answers. */
 export interface WorkerMessage {
   id: number;
@@ -28,18 +39,24 @@ export class WorkerFailedError extends Error {}
 
 export class WorkerCalls {
   private worker: Worker | null = null;
+  private ready = false;
+  /** Messages for the worker held until it is ready, in order. */
+  private held: object[] = [];
+  private startTimer: Timer | null = null;
   private failed = false;
   private nextId = 1;
   private readonly open = new Map<number, CallHandlers>();
 
   /**
    * `module`: the worker's module (in the compiled binary, an extra entry point of the build, see
-   * package.json); `name`: for error messages; `onWorkerFailed`: told once when the worker fails.
+   * package.json); `name`: for error messages; `onWorkerFailed`: told once when the worker fails;
+   * `startTimeoutMs`: how long it may take to post WORKER_READY.
    */
   constructor(
     private readonly module: string,
     private readonly name: string,
     private readonly onWorkerFailed?: (err: Error) => void,
+    private readonly startTimeoutMs = WORKER_START_TIMEOUT_MS,
   ) {}
 
   /** The worker failed or was closed: do the work elsewhere. */
@@ -58,13 +75,15 @@ export class WorkerCalls {
     const id = this.nextId++;
     this.open.set(id, handlers);
     if (this.open.size === 1) w.ref();
-    w.postMessage(message(id));
+    this.post(message(id));
     return id;
   }
 
   /** Another message for the worker (credits, cancellations). */
   post(message: object): void {
-    this.worker?.postMessage(message);
+    if (!this.worker) return;
+    if (this.ready) this.worker.postMessage(message);
+    else this.held.push(message);
   }
 
   /** The request is over (answered, or given up): its late messages are ignored. */
@@ -75,27 +94,51 @@ export class WorkerCalls {
 
   /** Stops the worker; open requests are told it failed. */
   close(): void {
-    this.worker?.terminate();
-    this.worker = null;
-    this.failed = true;
+    this.stop();
     this.failAll(new WorkerFailedError(`${this.name} closed`));
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
     const w = new Worker(this.module);
-    w.onmessage = (e: MessageEvent<WorkerMessage>) => this.open.get(e.data.id)?.onMessage(e.data);
-    w.onerror = (e) => {
-      this.worker = null;
-      this.failed = true;
-      w.terminate();
-      const err = new WorkerFailedError(`${this.name} failed: ${e.message}`);
-      this.onWorkerFailed?.(err);
-      this.failAll(err);
+    w.onmessage = (e: MessageEvent<WorkerMessage>) => {
+      if (e.data.id === WORKER_READY.id) return this.onReady();
+      this.open.get(e.data.id)?.onMessage(e.data);
     };
+    w.onerror = (e) => this.fail(`${this.name} failed: ${e.message}`);
     w.unref();
     this.worker = w;
+    this.startTimer = setTimeout(
+      () => this.fail(`${this.name} failed: not started within ${this.startTimeoutMs} ms`),
+      this.startTimeoutMs,
+    );
+    this.startTimer.unref(); // open requests keep the process alive through the worker's ref
     return w;
+  }
+
+  private onReady(): void {
+    if (!this.worker || this.ready) return;
+    this.ready = true;
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
+    for (const m of this.held.splice(0)) this.worker.postMessage(m);
+  }
+
+  private fail(message: string): void {
+    if (!this.worker) return;
+    this.stop();
+    const err = new WorkerFailedError(message);
+    this.onWorkerFailed?.(err);
+    this.failAll(err);
+  }
+
+  private stop(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.failed = true;
+    this.held = [];
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = null;
   }
 
   private failAll(err: WorkerFailedError): void {
