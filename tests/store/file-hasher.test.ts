@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chunkFile, sha256Hex } from "../../src/store/chunker.ts";
 import { FileHasher } from "../../src/store/file-hasher.ts";
+import { rejectionOf } from "./rejection-of.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "pickbox-hasher-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,17 +19,6 @@ function file(name: string, bytes: number): { abs: string; sha: string } {
   const abs = path.join(dir, name);
   writeFileSync(abs, data);
   return { abs, sha: createHash("sha256").update(data).digest("hex") };
-}
-
-/**
- * The message a promise rejects with ("resolved" when it does not). Awaited by hand: bun:test's
- * expect(promise).rejects can wait in a way that a worker's reply never reaches (a hang).
- */
-function failureOf(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => "resolved",
-    (e: Error) => e.message,
-  );
 }
 
 function hasher(opts?: ConstructorParameters<typeof FileHasher>[0]): FileHasher {
@@ -49,7 +39,7 @@ describe("FileHasher", () => {
 
   test("a file that cannot be read fails its request, and the worker goes on serving", async () => {
     const h = hasher();
-    expect(await failureOf(h.hash(path.join(dir, "missing")))).toMatch(/ENOENT|no such file/);
+    expect((await rejectionOf(h.hash(path.join(dir, "missing")))).message).toMatch(/ENOENT|no such file/);
     const f = file("after", 5000);
     expect((await h.hash(f.abs)).hash).toBe(f.sha);
   });
@@ -105,7 +95,7 @@ describe("FileHasher", () => {
       failed = e;
     }
     expect(String(failed)).toMatch(/ENOENT|no such file/);
-    expect(await failureOf(missing.size)).toMatch(/ENOENT|no such file/);
+    expect((await rejectionOf(missing.size)).message).toMatch(/ENOENT|no such file/);
   });
 
   test("chunks(): when the worker cannot run, the same chunks come from this thread", async () => {

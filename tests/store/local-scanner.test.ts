@@ -28,6 +28,7 @@ import {
 } from "../../src/store/local-scanner.ts";
 import { STAGE_MIN_BYTES } from "../../src/store/push-staging.ts";
 import { folderState, Log, put, type TestNode, testNodesPerTest } from "./fsm-fixture.ts";
+import { rejectionOf } from "./rejection-of.ts";
 
 const t = testNodesPerTest();
 const node = t.node;
@@ -298,9 +299,11 @@ describe("LocalScanner", () => {
       expect(cmd.hash).toBe(sha256Hex(data));
       expect(cmd.size).toBe(data.length);
       // The worker saw another length than the scan did: the file changed between the two reads.
-      await expect(
-        scanner(async (abs) => ({ ...(await hasher.hash(abs)), size: data.length - 1 })).scan("big.bin"),
-      ).rejects.toThrow(ScanRaceError);
+      expect(
+        await rejectionOf(
+          scanner(async (abs) => ({ ...(await hasher.hash(abs)), size: data.length - 1 })).scan("big.bin"),
+        ),
+      ).toBeInstanceOf(ScanRaceError);
       // A small file is hashed in the scan itself.
       writeFileSync(path.join(a.root, "small.txt"), "x");
       asked.length = 0;

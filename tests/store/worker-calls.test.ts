@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { WorkerCalls, WorkerFailedError, type WorkerMessage } from "../../src/store/worker-calls.ts";
+import { rejectionOf } from "./rejection-of.ts";
 
 const workerCallsModule = path.resolve(import.meta.dir, "../../src/store/worker-calls.ts");
 
@@ -73,7 +74,7 @@ describe("WorkerCalls", () => {
 
   test("a worker that cannot load fails its requests at once, not after the start timeout", async () => {
     const calls = new WorkerCalls(path.join(dir, "no-such-worker.ts"), "missing worker", undefined, 60_000);
-    await expect(ask(calls, { n: 1 })).rejects.toThrow("missing worker failed");
+    expect((await rejectionOf(ask(calls, { n: 1 }))).message).toContain("missing worker failed");
     expect(calls.broken).toBe(true);
   });
 
@@ -82,7 +83,7 @@ describe("WorkerCalls", () => {
     const calls = new WorkerCalls(module, "slow worker");
     const pending = ask(calls, { n: 1 });
     calls.close();
-    await expect(pending).rejects.toThrow("slow worker closed");
+    expect((await rejectionOf(pending)).message).toBe("slow worker closed");
     expect(calls.broken).toBe(true);
   });
 });
