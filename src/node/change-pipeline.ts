@@ -9,7 +9,8 @@
 import type { ChunkSink } from "../store/local-scanner.ts";
 
 export interface PipelineScanner<C> {
-  /** Chunks the scan stores go to `sink` as they are stored (the push starts before the scan ends). */
+  /** Chunks the scan stores go to `sink` as they are stored (the push starts before the scan ends). A
+   * failed scan is retried; its error's `retryAfterMs`, when it has one, says how soon. */
   scan(relPath: string, sink?: ChunkSink): Promise<{ command: C; missingChunks: string[] } | null>;
 }
 
@@ -38,7 +39,8 @@ export interface ChangePipelineOptions<C> {
   scanConcurrency?: number;
   /** Wait before retrying after a failed proposal (leader change, outage). */
   retryDelayMs?: number;
-  /** Wait before rescanning a path whose scan failed (usually a file still being written). */
+  /** Wait before rescanning a path whose scan failed (usually a file still being written), unless the
+   * error says (retryAfterMs). */
   scanRetryDelayMs?: number;
   onError?: (path: string, err: unknown) => void;
 }
@@ -141,8 +143,8 @@ export class ChangePipeline<C> {
     }
   }
 
-  private retryLater(p: string): void {
-    const t = setTimeout(() => this.markDirty([p]), this.o.scanRetryDelayMs ?? 50);
+  private retryLater(p: string, afterMs?: number): void {
+    const t = setTimeout(() => this.markDirty([p]), afterMs ?? this.o.scanRetryDelayMs ?? 50);
     t.unref?.();
   }
 
@@ -162,7 +164,7 @@ export class ChangePipeline<C> {
           // rather than waiting for the periodic reconcile.
           this.o.onError?.(paths[i]!, err);
           out[i] = null;
-          this.retryLater(paths[i]!);
+          this.retryLater(paths[i]!, (err as { retryAfterMs?: number } | null)?.retryAfterMs);
         }
       }
     };

@@ -80,7 +80,19 @@ export interface ScanResult {
 /** The file changed while it was read (an editor still writing): scan again later. */
 export class ScanRaceError extends Error {
   override name = "ScanRaceError";
+  /** `retryAfterMs`: when a new look is worth it (the pipeline's default when not given). */
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
 }
+
+/** How soon a large file left for its writer is looked at again. Closing it changes nothing the watcher
+ * reports, so this poll is what starts the scan: 10 ms rather than the 50 of other races saves ~20 ms on
+ * average per large copy, for an lstat and a lease attempt (microseconds) per poll while it lasts. */
+export const WRITER_POLL_MS = 10;
 
 /** New chunk bytes stored (and handed to the sink) at a time; also how often a large file's stat is checked. */
 const STORE_BATCH_BYTES = 4 << 20;
@@ -338,7 +350,7 @@ export class LocalScanner {
     } else if (now - since >= WRITER_WAIT_MS) {
       return; // open for writing for long: scan what is there (its next change brings it back)
     }
-    throw new ScanRaceError(`${rel} is open for writing`);
+    throw new ScanRaceError(`${rel} is open for writing`, WRITER_POLL_MS);
   }
 
   /** `c` as a difference from chunk `base` (stored here), when that is at most half its size. */

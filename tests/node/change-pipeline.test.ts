@@ -36,6 +36,7 @@ class ManualProposer {
 function pipeline(
   scan: (p: string) => Promise<{ command: Cmd; missingChunks: string[] } | null>,
   proposer: ManualProposer,
+  scanRetryDelayMs = 1,
 ) {
   return new ChangePipeline<Cmd>({
     scanner: { scan },
@@ -44,7 +45,7 @@ function pipeline(
     openPush: () => ({ add: async () => {}, finish: async () => {}, abort: () => {} }),
     maxInFlightBatches: 1,
     retryDelayMs: 1,
-    scanRetryDelayMs: 1,
+    scanRetryDelayMs,
   });
 }
 
@@ -103,6 +104,30 @@ describe("ChangePipeline", () => {
     expect(proposer.proposals[0]![0]!.path).toBe("keep-me.txt");
     proposer.releaseAll();
     await p.idle();
+  });
+
+  test("a failed scan whose error says when (retryAfterMs) is retried then, not after the default wait", async () => {
+    const attempts = new Map<string, number>();
+    const proposer = new ManualProposer();
+    const p = pipeline(
+      async (path) => {
+        const n = (attempts.get(path) ?? 0) + 1;
+        attempts.set(path, n);
+        if (n === 1) {
+          throw path === "soon.bin"
+            ? Object.assign(new Error("open for writing"), { retryAfterMs: 5 })
+            : new Error("changed while it was scanned");
+        }
+        return { command: { path, version: 1 }, missingChunks: [] };
+      },
+      proposer,
+      60_000, // the default wait: far beyond this test
+    );
+    p.markDirty(["soon.bin", "later.log"]);
+    await until(() => proposer.proposals.length === 1, "the early retry's proposal");
+    expect(proposer.proposals[0]!.map((c) => c.path)).toEqual(["soon.bin"]);
+    expect(attempts.get("later.log")).toBe(1); // still waiting out the default
+    proposer.releaseAll();
   });
 
   test("a scan that fails (file changing while read) is retried without waiting for a reconcile", async () => {
