@@ -49,7 +49,8 @@ const GROWTH_PROBE_MS = 2;
 /** Garbage collection pacing by bulk bytes (chunks scanned, pushed, received or written; see GcPacer):
  * full collections only as the resident set nears the 200 MB budget, or after 256 MiB regardless. A
  * quick one every 16 MiB: every 4 MiB cost W3 50-90 ms of CPU over the cluster for no lower peak
- * (since large files are cut on a worker and assembled on the way, fewer large buffers die per MiB). */
+ * (since large files are hashed whole on a worker and assembled on the way, fewer large buffers die per
+ * MiB). */
 const GC_PACING: GcPacerOptions = {
   quickEvery: 16 * 1024 * 1024,
   fullEvery: 256 * 1024 * 1024,
@@ -129,6 +130,8 @@ export class PickboxNode {
         "file system sync worker unavailable; checkpoints fsync file by file",
       ),
   });
+  // The scanner gets only its whole-file hash (hashFile). Its cut (FileHasher.chunks) stays on the scan's
+  // thread: moving it to the worker made W3 slower (docs/benchmarks.md, session 12).
   private readonly fileHasher = new FileHasher({
     onWorkerFailed: (err) =>
       this.log.warn(
