@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 import "./terminal-env.ts"; // must stay first: see the file
+import "./node-jit-entry.ts"; // then this: a node process re-executes itself here
 import { buildProgram } from "./program.ts";
 
 const program = buildProgram();

@@ -3,12 +3,8 @@
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { type Subprocess, spawn } from "bun";
 import { adminRequest } from "../admin/admin-client.ts";
+import { selfCommand } from "./node-runtime.ts";
 import { logDir, logFile, removePidFile, stopNodeProcess, writePidFile } from "./run-files.ts";
-
-/** How to run `pickbox` again: the compiled binary itself, or bun with the entry script in development. */
-export function selfCommand(): string[] {
-  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
-}
 
 export interface LaunchSpec {
   nodeId: string;
