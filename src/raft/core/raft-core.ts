@@ -66,6 +66,8 @@ export class RaftCore {
   private pendingReadIndex: Message[] = [];
   /** Appends/commit progress to broadcast at the next ready(): batches many proposals per message. */
   private broadcastPending = false;
+  /** A ReadIndex request is waiting for its heartbeat round (sent once per Ready, see handleReadIndex). */
+  private readHeartbeatPending = false;
   /** Snapshot received from the leader, to hand to the driver in the next Ready. */
   private receivedSnapshot: SnapshotMeta | null = null;
 
@@ -345,6 +347,7 @@ export class RaftCore {
     this.readOnly.reset();
     this.pendingReadIndex = [];
     this.broadcastPending = false;
+    this.readHeartbeatPending = false;
   }
 
   private becomeFollower(term: number, lead: NodeId | null): void {
@@ -720,7 +723,10 @@ export class RaftCore {
     }
     if (!this.readOnly.add(this.log.committed, m)) return;
     this.readOnly.recvAck(this.id, m.context);
-    this.bcastHeartbeat();
+    // One heartbeat round, sent when the driver next takes a Ready, confirms every request queued by then:
+    // it carries the last one's context, and an ack of a context confirms all before it (ReadOnly).
+    // A burst of reads (each OPEN of the file API) costs one round instead of one per read.
+    this.readHeartbeatPending = true;
   }
 
   private answerRead(req: Message, index: number): void {
@@ -839,6 +845,10 @@ export class RaftCore {
   }
 
   private flushBroadcast(): void {
+    if (this.readHeartbeatPending) {
+      this.readHeartbeatPending = false;
+      if (this.role === "leader") this.bcastHeartbeat();
+    }
     if (!this.broadcastPending) return;
     this.broadcastPending = false;
     if (this.role !== "leader") return;

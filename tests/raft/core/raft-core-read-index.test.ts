@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { emptyMessage } from "../../../src/raft/types.ts";
 import { bytes, TestNetwork } from "./test-network.ts";
 
 describe("ReadIndex", () => {
@@ -28,6 +29,49 @@ describe("ReadIndex", () => {
     net.queue.push(...rd.messages);
     net.stabilize();
     expect(net.readStates.get("a")).toEqual([{ index: 5, context: "ctx-1" }]);
+  });
+
+  test("reads queued before the next Ready share one heartbeat round, and each is answered", () => {
+    const net = new TestNetwork(["a", "b", "c"]);
+    net.elect("a");
+    net.node("a").propose(bytes("x"));
+    net.stabilize();
+    for (const ctx of ["q1", "q2", "q3", "q4"]) net.node("a").readIndex(ctx);
+    const rd = net.node("a").ready();
+    const hbs = rd.messages.filter((m) => m.type === "heartbeat");
+    // One per follower, carrying the last context (its ack confirms the three before it too).
+    expect(hbs.map((m) => [m.to, m.context])).toEqual([
+      ["b", "q4"],
+      ["c", "q4"],
+    ]);
+    net.queue.push(...rd.messages);
+    net.stabilize();
+    expect(net.readStates.get("a")).toEqual(
+      ["q1", "q2", "q3", "q4"].map((context) => ({ index: 5, context })),
+    );
+    // A read after that Ready gets a round of its own.
+    net.node("a").readIndex("q5");
+    const later = net
+      .node("a")
+      .ready()
+      .messages.filter((m) => m.type === "heartbeat");
+    expect(later.map((m) => m.context)).toEqual(["q5", "q5"]);
+  });
+
+  test("a leader that steps down before its Ready sends no heartbeat round for the queued read", () => {
+    const net = new TestNetwork(["a", "b", "c"]);
+    net.elect("a");
+    net.stabilize();
+    net.node("a").readIndex("r");
+    // A higher term arrives before the driver takes the Ready: a is a follower now.
+    net.node("a").step(emptyMessage("heartbeat", "b", "a", 99));
+    expect(net.node("a").status().role).toBe("follower");
+    expect(
+      net
+        .node("a")
+        .ready()
+        .messages.filter((m) => m.type === "heartbeat"),
+    ).toEqual([]);
   });
 
   test("a leader cut off from the quorum never answers", () => {
