@@ -1,7 +1,10 @@
 // `bun run bench fileapi`: the file API of a 3-node cluster (real processes, real fsync) on loopback.
 // Measures committed 4 KiB files per second (OPEN w + WRITE + CLOSE, acknowledged after commit) and
 // reads of 4 KiB files (OPEN r + READ + CLOSE, linearizable and stale; and a bare READ on an open
-// handle), with 1 and 32 clients, as ops/s and p50/p99 latency. Prints one JSON object.
+// handle), with 1 and 32 clients, as ops/s and p50/p99 latency; for the writes also the CPU per file of
+// each node process and of the client (from /proc: the cluster's CPU, not a main thread, is what runs out
+// on 2 cores, and it varies less from run to run than files/s). Prints one JSON object.
+import { readFileSync } from "node:fs";
 import { FileApiClient } from "../../src/fileapi/client.ts";
 import { ProcessCluster } from "../fileapi/process-cluster.ts";
 
@@ -16,14 +19,29 @@ interface Stats {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** CPU per op of each node process (all its threads) and of this client process, in µs. */
+  cpuUsPerOp?: { nodes: { user: number; sys: number }[]; client: { user: number; sys: number } };
+}
+
+/** Linux: user and system CPU of a process so far, in µs (clock ticks of 10 ms). */
+function cpuOf(pid: number): { user: number; sys: number } | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return { user: Number(fields[11]) * 10_000, sys: Number(fields[12]) * 10_000 };
+  } catch {
+    return null;
+  }
 }
 
 async function measure(
   clients: FileApiClient[],
   op: (cl: FileApiClient, clientIdx: number, n: number) => Promise<void>,
+  pids: number[] = [],
 ): Promise<Stats> {
   const lat: number[] = [];
   let errors = 0;
+  const cpu0 = pids.map(cpuOf);
+  const self0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + DURATION_MS;
   await Promise.all(
@@ -40,9 +58,11 @@ async function measure(
     }),
   );
   const secs = (performance.now() - t0) / 1000;
+  const self = process.cpuUsage(self0);
+  const cpu1 = pids.map(cpuOf);
   lat.sort((a, b) => a - b);
   const q = (p: number) => round(lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? Number.NaN);
-  return {
+  const stats: Stats = {
     clients: clients.length,
     ops: lat.length,
     opsPerSec: Math.round(lat.length / secs),
@@ -50,6 +70,17 @@ async function measure(
     p99Ms: q(0.99),
     errors,
   };
+  const perOp = (us: number) => Math.round(us / Math.max(1, lat.length));
+  if (pids.length > 0 && cpu0.every((c) => c) && cpu1.every((c) => c)) {
+    stats.cpuUsPerOp = {
+      nodes: cpu1.map((c, i) => ({
+        user: perOp(c!.user - cpu0[i]!.user),
+        sys: perOp(c!.sys - cpu0[i]!.sys),
+      })),
+      client: { user: perOp(self.user), sys: perOp(self.system) },
+    };
+  }
+  return stats;
 }
 
 function round(x: number): number {
@@ -60,6 +91,7 @@ const cluster = await ProcessCluster.start(3);
 try {
   const leader = await cluster.leaderIndex();
   const follower = (leader + 1) % 3;
+  const pids = cluster.nodes.map((n) => n.proc.pid);
   const payload = new Uint8Array(SIZE);
   for (let i = 0; i < SIZE; i++) payload[i] = (i * 131) & 0xff;
   const connect = (n: number, node: number) =>
@@ -77,13 +109,13 @@ try {
   for (const n of [1, 32]) {
     const cls = await connect(n, leader);
     round_++;
-    results[`write_close_leader_${n}`] = await measure(cls, writeOp);
+    results[`write_close_leader_${n}`] = await measure(cls, writeOp, pids);
     for (const c of cls) c.destroy();
   }
   {
     const cls = await connect(32, follower);
     round_++;
-    results.write_close_follower_32 = await measure(cls, writeOp);
+    results.write_close_follower_32 = await measure(cls, writeOp, pids);
     for (const c of cls) c.destroy();
   }
 
