@@ -289,7 +289,15 @@ node_pid() {
   pid=$(tr -dc '0-9' <"$(pid_file "$i")")
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
   if [ -r "/proc/$pid/cmdline" ]; then
-    args=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+    # Reads empty for an instant while the process is inside execve (a node re-executes itself once at
+    # start-up, see src/cli/node-runtime.ts): look again before calling it gone.
+    local tries=0
+    args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+    while [ -z "$args" ] && [ $tries -lt 10 ]; do
+      sleep 0.02
+      tries=$((tries + 1))
+      args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)
+    done
   else
     args=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
   fi

@@ -67,7 +67,13 @@ export function isAlive(pid: number): boolean {
 /** The process's argv, or null when it is gone or cannot be read (non-Linux falls back to `ps`). */
 export function commandLine(pid: number): string[] | null {
   try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    let raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    // Empty for an instant while the process is inside execve (a node re-executes itself once at
+    // start-up, see node-runtime.ts); a zombie's stays empty.
+    for (let i = 0; raw === "" && i < 10; i++) {
+      Bun.sleepSync(20);
+      raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    }
     return raw.split("\0").filter((s) => s !== "");
   } catch {
     const ps = Bun.spawnSync(["ps", "-o", "args=", "-p", String(pid)], { stderr: "ignore" });
