@@ -69,8 +69,8 @@ export function commandLine(pid: number): string[] | null {
   try {
     let raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     // Empty for an instant while the process is inside execve (a node re-executes itself once at
-    // start-up, see node-runtime.ts); a zombie's stays empty.
-    for (let i = 0; raw === "" && i < 10; i++) {
+    // start-up, see node-runtime.ts); a zombie's stays empty, so it is not waited for.
+    for (let i = 0; raw === "" && i < 10 && !isZombie(pid); i++) {
       Bun.sleepSync(20);
       raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
     }
