@@ -1,7 +1,8 @@
 import type { Entry, Message, MessageType, SnapshotMeta } from "../types.ts";
 
-/** Wire protocol version carried in `hello`; a mismatch is refused rather than misread. */
-export const PROTOCOL_VERSION = 1;
+/** Wire protocol version carried in `hello`; a mismatch is refused rather than misread. 2: bulk values
+ * travel attached after a frame's msgpack (frame-codec.ts, ATTACHED). */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Everything that travels on a transport connection. Each frame is one msgpack map with a kind `k`.

@@ -246,6 +246,93 @@ describe("encodeFramePieces", () => {
       if (c.data.byteLength >= 64 * 1024) expect(first.some((p) => p === c.data)).toBe(true);
   });
 
+  test("attached values come out as views of the chunk they arrived in, copies only across chunk edges", () => {
+    const big = [blob(100_000, 1), blob(70_000, 2), blob(90_000, 3)];
+    const f: Frame = {
+      k: "req",
+      id: 4,
+      p: { t: "putChunks", chunks: big.map((data, i) => ({ hash: `h${i}`, data })) },
+    };
+    const bytes = join(encodeFramePieces(f));
+    // The first value lies whole in the first received chunk, the second straddles two, the third lies
+    // whole in the second chunk.
+    const firstEnd = bytes.length - big[2]!.length - big[1]!.length + 1000;
+    const a = bytes.slice(0, firstEnd);
+    const b = bytes.slice(firstEnd);
+    const d = new FrameDecoder();
+    d.push(a);
+    d.push(b);
+    const got = drain(d);
+    expect(got).toEqual([f]);
+    const chunks = (got[0] as Extract<Frame, { k: "req" }>).p as { chunks: { data: Uint8Array }[] };
+    const [c0, c1, c2] = chunks.chunks.map((c) => c.data);
+    expect(c0!.constructor).toBe(Uint8Array);
+    expect(c0!.buffer).toBe(a.buffer); // a view, not a copy
+    expect(c1!.buffer).not.toBe(a.buffer); // straddles: assembled in a buffer of its own
+    expect(c1!.buffer).not.toBe(b.buffer);
+    expect(c2!.buffer).toBe(b.buffer);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
+  test("decodePayload of an attached frame copies its values unless allowed to view them", () => {
+    const f: Frame = { k: "res", id: 2, ok: true, v: [{ hash: "x", data: blob(80_000, 4) }] };
+    const payload = join(encodeFramePieces(f)).subarray(4);
+    const copied = decodePayload(payload) as Extract<Frame, { k: "res" }>;
+    const viewed = decodePayload(payload, true) as Extract<Frame, { k: "res" }>;
+    expect(copied).toEqual(f);
+    expect(viewed).toEqual(f);
+    const dataOf = (r: Extract<Frame, { k: "res" }>) => (r.v as { data: Uint8Array }[])[0]!.data;
+    expect(dataOf(copied).buffer).not.toBe(payload.buffer);
+    expect(dataOf(viewed).buffer).toBe(payload.buffer);
+  });
+
+  describe("malformed attached frames are refused", () => {
+    const f: Frame = {
+      k: "req",
+      id: 5,
+      p: { t: "putChunks", chunks: [{ hash: "a", data: blob(70_000, 8) }] },
+    };
+    const good = () => join(encodeFramePieces(f));
+    const metaLength = (bytes: Uint8Array) => new DataView(bytes.buffer).getUint32(5, false);
+    const reject = (bytes: Uint8Array) => {
+      const d = new FrameDecoder();
+      d.push(bytes);
+      expect(() => d.next()).toThrow(FrameError);
+      expect(() => decodePayload(bytes.subarray(4))).toThrow(FrameError);
+    };
+
+    test("a msgpack part longer than the frame", () => {
+      const bytes = good();
+      new DataView(bytes.buffer).setUint32(5, bytes.length, false);
+      reject(bytes);
+    });
+
+    test("a placeholder naming more bytes than are attached", () => {
+      const bytes = good();
+      const at = 9 + metaLength(bytes) - 4; // the placeholder's length field ends the msgpack part
+      new DataView(bytes.buffer).setUint32(at, 70_001, false);
+      reject(bytes);
+    });
+
+    test("attached bytes no placeholder names", () => {
+      const bytes = good();
+      const longer = new Uint8Array(bytes.length + 10);
+      longer.set(bytes);
+      new DataView(longer.buffer).setUint32(0, longer.length - 4, false);
+      reject(longer);
+    });
+
+    test("a placeholder in a plain frame", () => {
+      // msgpack {k: "req", id: 1, p: <fixext 4 of the attachment type>}: nothing is attached to a plain frame
+      const map = Uint8Array.from([0x83, ...pack("k"), ...pack("req"), ...pack("id"), 1, ...pack("p")]);
+      const payload = Uint8Array.from([...map, 0xd6, 0x50, 0, 0, 0, 4]);
+      const bytes = frameWithLength(payload.length, payload);
+      const d = new FrameDecoder();
+      d.push(bytes);
+      expect(() => d.next()).toThrow(FrameError);
+    });
+  });
+
   test("pieces fed to a decoder in any split decode to the original frame", () => {
     const f: Frame = {
       k: "req",
