@@ -7,8 +7,11 @@ import type { FileApiLimits } from "./limits.ts";
 import type { Request, Session } from "./session.ts";
 import { errLine, parseCount, parseRequestLine } from "./wire.ts";
 
-/** A request, or an error to send in its place (keeps replies in request order). */
-type Queued = { req: Request; bytes: number } | { error: FileApiError; close: boolean; bytes: number };
+/** A request, or an error to send in its place (keeps replies in request order); `refusedWrite`: the
+ * handle of a WRITE refused here, which the session must then never commit. */
+type Queued =
+  | { req: Request; bytes: number }
+  | { error: FileApiError; close: boolean; bytes: number; refusedWrite?: number };
 
 type ReadState =
   | { t: "line" }
@@ -119,6 +122,7 @@ export class Connection {
         ),
         close: false,
         bytes: 0,
+        refusedWrite: handleOf(args[0]),
       });
       this.state = length > 0 ? { t: "discard", remaining: length } : { t: "line" };
       return;
@@ -153,6 +157,7 @@ export class Connection {
           this.socket.resume();
         }
         if ("error" in q) {
+          if (q.refusedWrite !== undefined) this.session.writeRefused(q.refusedWrite, q.error);
           this.send(errLine(q.error.code, q.error.message));
           if (q.close) {
             this.close();
@@ -218,4 +223,13 @@ export class Connection {
 
 function tooLong(limit: number): FileApiError {
   return new FileApiError("ETOOBIG", `request line longer than ${limit} bytes`);
+}
+
+/** The handle a WRITE names, when it is a valid number. */
+function handleOf(token: string | undefined): number | undefined {
+  try {
+    return parseCount(token, "handle");
+  } catch {
+    return undefined;
+  }
 }

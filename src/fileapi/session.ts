@@ -12,7 +12,7 @@ import { normalizeRelPath } from "../store/paths.ts";
 import type { VectorClock } from "../store/vector-clock.ts";
 import type { FileApiBackend } from "./backend.ts";
 import { buildPut, type CommitBatcher, commitCommand, leafResults, type OutcomeTracker } from "./commit.ts";
-import { FileApiError } from "./errors.ts";
+import { FileApiError, toFileApiError } from "./errors.ts";
 import type { FileApiLimits } from "./limits.ts";
 import { type ChunkOffsetCache, VersionReader } from "./version-reader.ts";
 import { decodeToken, encodeToken, type FileInfo, formatInfo, okLine, parseCount } from "./wire.ts";
@@ -70,6 +70,9 @@ interface WriteHandle {
   /** Content differs from the last committed state of this handle. */
   dirty: boolean;
   hash: string;
+  /** A WRITE on this handle failed: its content is not what the client sent, so it is never committed
+   * (a client may have sent CLOSE right behind that WRITE, without waiting for its reply). */
+  failed: FileApiError | null;
 }
 
 type Handle = ReadHandle | WriteHandle;
@@ -163,9 +166,9 @@ export class Session {
     const entry = live(backend.getEntry(p));
     if (entry?.kind === "dir") throw new FileApiError("EISDIR", `${p} is a directory`);
     this.checkAncestors(p);
-    const id = this.nextHandle++;
     if (mode === "r") {
       if (!entry) throw new FileApiError("ENOENT", `${p} does not exist`);
+      const id = this.nextHandle++;
       const reader = new VersionReader(
         { path: p, size: entry.size, hash: entry.hash, chunks: entry.chunks },
         backend,
@@ -185,6 +188,7 @@ export class Session {
       fileMode: entry?.mode ?? DEFAULT_FILE_MODE,
       dirty: mode === "w", // w truncates (or creates): that is a change even without a WRITE
       hash: entry?.hash ?? "",
+      failed: null,
     };
     try {
       if (entry && mode !== "w") await this.copyInto(entry, spool);
@@ -192,6 +196,7 @@ export class Session {
       await spool.close();
       throw e;
     }
+    const id = this.nextHandle++;
     this.handles.set(id, h);
     return { line: okLine(id, spool.size, h.version) };
   }
@@ -226,20 +231,34 @@ export class Session {
   private async write(id: number, offset: number, data: Uint8Array): Promise<Reply> {
     const h = this.get(id);
     if (h.kind !== "write") throw new FileApiError("EBADF", `handle ${id} is open for reading only`);
-    const at = h.mode === "a" ? h.spool.size : offset; // append mode: like O_APPEND, writes go to the end
-    if (at + data.length > this.ctx.limits.maxFileBytes)
-      throw new FileApiError(
-        "ETOOBIG",
-        `the file would exceed the ${this.ctx.limits.maxFileBytes}-byte limit`,
-      );
-    await h.spool.write(at, data);
+    if (h.failed) throw notCommittable(id, h.failed);
+    try {
+      const at = h.mode === "a" ? h.spool.size : offset; // append mode: like O_APPEND, writes go to the end
+      if (at + data.length > this.ctx.limits.maxFileBytes)
+        throw new FileApiError(
+          "ETOOBIG",
+          `the file would exceed the ${this.ctx.limits.maxFileBytes}-byte limit`,
+        );
+      await h.spool.write(at, data);
+    } catch (e) {
+      h.failed = toFileApiError(e);
+      throw h.failed;
+    }
     if (data.length > 0) h.dirty = true;
     return { line: okLine(data.length) };
+  }
+
+  /** A WRITE on handle `id` was refused before it reached the session (its payload was over the limit):
+   * the handle's content is not what the client meant, so it will not be committed. */
+  writeRefused(id: number, err: FileApiError): void {
+    const h = this.handles.get(id);
+    if (h?.kind === "write") h.failed ??= err;
   }
 
   private async fsync(id: number): Promise<Reply> {
     const h = this.get(id);
     if (h.kind === "read") return { line: okLine(h.reader.version.size, h.reader.version.hash, h.version) };
+    if (h.failed) throw notCommittable(id, h.failed);
     return this.commit(h);
   }
 
@@ -248,6 +267,10 @@ export class Session {
     if (h.kind === "read") {
       this.handles.delete(id);
       return { line: okLine() };
+    }
+    if (h.failed) {
+      await this.drop(id);
+      throw notCommittable(id, h.failed, "the handle is closed");
     }
     try {
       const reply = await this.commit(h);
@@ -543,4 +566,12 @@ function rejected(detail: string): FileApiError {
   if (/is a file/.test(detail)) return new FileApiError("ENOTDIR", detail);
   if (/is a directory/.test(detail)) return new FileApiError("EISDIR", detail);
   return new FileApiError("EIO", detail);
+}
+
+/** The reply to FSYNC or CLOSE (and any further WRITE) of a handle one of whose WRITEs failed. */
+function notCommittable(id: number, cause: FileApiError, after = "ABORT or CLOSE it"): FileApiError {
+  return new FileApiError(
+    "EIO",
+    `nothing was committed: a WRITE on handle ${id} failed (${cause.code}: ${cause.message}); ${after}`,
+  );
 }

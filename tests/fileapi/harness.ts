@@ -3,11 +3,23 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { type ErrorCode, FileApiError } from "../../src/fileapi/errors.ts";
 import { NodeFileApiBackend } from "../../src/fileapi/node-backend.ts";
 import { type FileApiServer, type FileApiServerOptions, startFileApi } from "../../src/fileapi/server.ts";
 import { PickboxNode } from "../../src/node/pickbox-node.ts";
 import { freePorts, waitFor } from "../integration/helpers/cluster.ts";
 import { testNodeOptions } from "../node/test-node-options.ts";
+
+/** The file API error code `p` rejects with, or "resolved". */
+export async function errorCode(p: Promise<unknown>): Promise<ErrorCode | "resolved"> {
+  try {
+    await p;
+    return "resolved";
+  } catch (e) {
+    if (e instanceof FileApiError) return e.code;
+    throw e;
+  }
+}
 
 export interface ApiNode {
   node: PickboxNode;

@@ -4,24 +4,16 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { FileApiBackend } from "../../src/fileapi/backend.ts";
 import { FileApiClient } from "../../src/fileapi/client.ts";
-import { type ErrorCode, FileApiError } from "../../src/fileapi/errors.ts";
+import type { FileApiError } from "../../src/fileapi/errors.ts";
 import { type FileApiServer, startFileApi } from "../../src/fileapi/server.ts";
 import { waitFor } from "../integration/helpers/cluster.ts";
-import { InProcessCluster } from "./harness.ts";
+import { errorCode, InProcessCluster } from "./harness.ts";
 import { RawConnection } from "./raw-client.ts";
 
 const enc = new TextEncoder();
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-async function code(p: Promise<unknown>): Promise<ErrorCode | "resolved"> {
-  try {
-    await p;
-    return "resolved";
-  } catch (e) {
-    if (e instanceof FileApiError) return e.code;
-    throw e;
-  }
-}
+const code = errorCode;
 
 /** The real backend with some members replaced (prototype keeps the rest). */
 function override(b: FileApiBackend, over: Partial<FileApiBackend>): FileApiBackend {
@@ -378,13 +370,64 @@ describe("errors", () => {
     raw.send(Buffer.concat([Buffer.from("WRITE 1 0 2000\n"), Buffer.alloc(2000, 97), Buffer.from("PING\n")]));
     expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
     expect(await raw.line()).toBe("OK PONG"); // the oversized payload was skipped, not parsed as requests
-    raw.send(Buffer.concat([Buffer.from("WRITE 1 4000 200\n"), Buffer.alloc(200, 98)]));
+    // The handle lost a WRITE: it can no longer be committed, only closed.
+    raw.send("CLOSE 1\n");
+    expect(await raw.line()).toMatch(/^ERR EIO nothing was committed: a WRITE on handle 1 failed \(ETOOBIG/);
+    raw.send("OPEN big.txt w\n");
+    expect(await raw.line()).toMatch(/^OK 2 /);
+    raw.send(Buffer.concat([Buffer.from("WRITE 2 4000 200\n"), Buffer.alloc(200, 98)]));
     expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
-    raw.send("READ 1 0 5000\n");
+    raw.send("READ 2 0 5000\n");
     expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
     raw.send(`STAT ${"x".repeat(300)}\n`);
     expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
     expect(await raw.closedByServer()).toBe(true);
+  });
+
+  test("a handle with a failed WRITE is never committed, even by a CLOSE sent right behind it", async () => {
+    await cl.putFile("kept.txt", enc.encode("the old content"));
+    const s = await server({}, { maxFileBytes: 4096 });
+    const raw = await RawConnection.connect(s.address);
+    // OPEN w truncates: had the CLOSE committed, the old content would be gone.
+    raw.send(
+      Buffer.concat([
+        Buffer.from("OPEN kept.txt w\nWRITE 1 0 5\nfirst"),
+        Buffer.from("WRITE 1 4094 5\n"),
+        Buffer.from("over!"),
+        Buffer.from("WRITE 1 5 4\nmore"),
+        Buffer.from("FSYNC 1\nCLOSE 1\nCLOSE 1\n"),
+      ]),
+    );
+    expect(await raw.line()).toMatch(/^OK 1 0 /);
+    expect(await raw.line()).toBe("OK 5");
+    expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
+    expect(await raw.line()).toMatch(
+      /^ERR EIO nothing was committed: a WRITE on handle 1 failed .*ABORT or CLOSE/,
+    );
+    expect(await raw.line()).toMatch(/^ERR EIO nothing was committed: .*ABORT or CLOSE/); // FSYNC
+    expect(await raw.line()).toMatch(/^ERR EIO nothing was committed: .*the handle is closed/);
+    expect(await raw.line()).toMatch(/^ERR EBADF /); // it is gone
+    expect(text(await cl.readFile("kept.txt"))).toBe("the old content");
+    // ABORT of such a handle is fine too.
+    raw.send(Buffer.concat([Buffer.from("OPEN kept.txt w\nWRITE 2 4094 5\nover!ABORT 2\n")]));
+    expect(await raw.line()).toMatch(/^OK 2 0 /);
+    expect(await raw.line()).toMatch(/^ERR ETOOBIG /);
+    expect(await raw.line()).toBe("OK");
+    raw.socket.destroy();
+  });
+
+  test("handles are numbered 1, 2, 3... by successful OPENs: a failed OPEN takes no number", async () => {
+    await cl.putFile("numbered/a.txt", enc.encode("a"));
+    const raw = await RawConnection.connect(c.address());
+    raw.send("OPEN numbered/missing.txt r\nOPEN numbered w\nOPEN numbered/a.txt r\nOPEN numbered/a.txt q\n");
+    expect(await raw.line()).toMatch(/^ERR ENOENT /);
+    expect(await raw.line()).toMatch(/^ERR EISDIR /);
+    expect(await raw.line()).toMatch(/^OK 1 1 /);
+    expect(await raw.line()).toMatch(/^ERR EINVAL /);
+    raw.send("OPEN numbered/b.txt w\nCLOSE 2\n");
+    expect(await raw.line()).toMatch(/^OK 2 0 /);
+    expect(await raw.line()).toMatch(/^OK 0 /);
+    raw.socket.destroy();
   });
 
   test("ELIMIT: handles per connection and connections per server", async () => {
