@@ -5,7 +5,9 @@
 //   write: window = [CLOSE sent, CLOSE answered]. OK → the value took the name. ECONFLICT → it did not
 //          (kept as a conflict copy): left out. Any other failure of CLOSE (ETIMEDOUT, connection lost) →
 //          unknown: the write may take effect at any time after CLOSE was sent, or never (end = Infinity).
-//          Failures before CLOSE commit nothing: left out.
+//          Failures before CLOSE commit nothing: left out. Every other write goes through putFile,
+//          which sends OPEN, WRITE and CLOSE in one round trip: its window starts when putFile is called,
+//          and any failure but ECONFLICT is unknown (OPEN's error may come back after the CLOSE ran).
 //   read:  window = [OPEN sent, READ answered] (OPEN pins the version after a ReadIndex barrier);
 //          ENOENT reads as null. Failed reads are left out.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -58,6 +60,31 @@ test("concurrent reads and writes through every node, leader killed midway: line
         const key = KEYS[Math.floor(rnd() * KEYS.length)]!;
         if (rnd() < 0.5) {
           const value = `${name}-${++seq}`;
+          if (seq % 2 === 0) {
+            const start = now();
+            try {
+              await cl.putFile(key, enc.encode(value));
+              history.push({ key, kind: "write", value, start, end: now(), client: name });
+              counts.ok++;
+              if (start > killedAt) counts.afterKill++;
+            } catch (e) {
+              if (e instanceof FileApiError && e.code === "ECONFLICT") {
+                counts.conflicts++;
+              } else {
+                history.push({
+                  key,
+                  kind: "write",
+                  value,
+                  start,
+                  end: Number.POSITIVE_INFINITY,
+                  client: name,
+                });
+                counts.unknown++;
+                if (isDead(e)) return;
+              }
+            }
+            continue;
+          }
           let handle: number;
           try {
             handle = (await cl.open(key, "w")).handle;
