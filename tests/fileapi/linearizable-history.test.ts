@@ -60,29 +60,29 @@ test("concurrent reads and writes through every node, leader killed midway: line
         const key = KEYS[Math.floor(rnd() * KEYS.length)]!;
         if (rnd() < 0.5) {
           const value = `${name}-${++seq}`;
-          if (seq % 2 === 0) {
-            const start = now();
-            try {
-              await cl.putFile(key, enc.encode(value));
+          // Puts a write's outcome in the history; true when the connection is gone.
+          const settle = (start: number, err?: unknown): boolean => {
+            if (err === undefined) {
               history.push({ key, kind: "write", value, start, end: now(), client: name });
               counts.ok++;
               if (start > killedAt) counts.afterKill++;
-            } catch (e) {
-              if (e instanceof FileApiError && e.code === "ECONFLICT") {
-                counts.conflicts++;
-              } else {
-                history.push({
-                  key,
-                  kind: "write",
-                  value,
-                  start,
-                  end: Number.POSITIVE_INFINITY,
-                  client: name,
-                });
-                counts.unknown++;
-                if (isDead(e)) return;
-              }
+              return false;
             }
+            if (err instanceof FileApiError && err.code === "ECONFLICT") {
+              counts.conflicts++;
+              return false;
+            }
+            history.push({ key, kind: "write", value, start, end: Number.POSITIVE_INFINITY, client: name });
+            counts.unknown++;
+            return isDead(err);
+          };
+          if (seq % 2 === 0) {
+            const start = now();
+            const err = await cl.putFile(key, enc.encode(value)).then(
+              () => undefined,
+              (e: unknown) => e,
+            );
+            if (settle(start, err)) return;
             continue;
           }
           let handle: number;
@@ -95,21 +95,13 @@ test("concurrent reads and writes through every node, leader killed midway: line
             continue;
           }
           const start = now();
-          try {
-            await cl.close(handle);
-            history.push({ key, kind: "write", value, start, end: now(), client: name });
-            counts.ok++;
-            if (start > killedAt) counts.afterKill++;
-          } catch (e) {
-            if (e instanceof FileApiError && e.code === "ECONFLICT") {
-              counts.conflicts++;
-            } else {
-              history.push({ key, kind: "write", value, start, end: Number.POSITIVE_INFINITY, client: name });
-              counts.unknown++;
-              await cl.abort(handle).catch(() => {});
-              if (isDead(e)) return;
-            }
-          }
+          const err = await cl.close(handle).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (err !== undefined && !(err instanceof FileApiError && err.code === "ECONFLICT"))
+            await cl.abort(handle).catch(() => {});
+          if (settle(start, err)) return;
         } else {
           const start = now();
           try {
