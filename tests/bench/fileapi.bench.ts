@@ -12,7 +12,7 @@ import { ProcessCluster } from "../fileapi/process-cluster.ts";
 const quick = process.env.BENCH_QUICK === "1";
 const DURATION_MS = quick ? 1500 : 5000;
 /** Each phase first runs its load this long unmeasured: new connections, directories and JIT warm-up
- * are not what a steady rate is about (without it the 32-writer phases read ~10 % low). */
+ * are not what a steady rate is about. */
 const WARMUP_MS = quick ? 300 : 2000;
 const SIZE = 4096;
 
@@ -44,8 +44,7 @@ async function measure(
 ): Promise<Stats> {
   const lat: number[] = [];
   let errors = 0;
-  const started = performance.now();
-  const t0 = started + WARMUP_MS;
+  const t0 = performance.now() + WARMUP_MS;
   const end = t0 + DURATION_MS;
   // Counters are read when the measured window opens; an op counts when it starts inside the window.
   let cpu0: ReturnType<typeof cpuOf>[] = [];
