@@ -13,7 +13,7 @@
 // committed raft log, or on the peers that pushed them): no fsync; sync() makes them durable later, at
 // the FSM's checkpoint. Every read is verified against the hash: bytes a power cut tore under a row are
 // reported missing and fetched again. gc() drops unreferenced chunks and compacts packs that became
-// mostly garbage.
+// mostly garbage. One ChunkStore instance owns the tables: what is stored is known from memory.
 import type { Database, Statement } from "bun:sqlite";
 import {
   closeSync,
@@ -115,7 +115,6 @@ interface Queries {
   smallTouch: Statement;
   smallAge: Statement;
   smallDel: Statement;
-  packedGet: Statement;
   packedPut: Statement;
   packedTouch: Statement;
   packedAge: Statement;
@@ -162,21 +161,11 @@ export class ChunkStore {
     return this.has(hash) ? (this.small.get(hash) ?? this.packed.get(hash)?.len ?? null) : null;
   }
 
-  /** Whether the chunk is stored. Sync and cheap: memory, then the index (a store opened by another
-   * instance on the same database may have added it). */
+  /** Whether the chunk is stored: memory only. The maps hold every row (loaded at open, kept in step by
+   * every write), because one store instance owns its tables; asking the database on a miss cost two
+   * queries for every new chunk an apply stored. */
   has(hash: string): boolean {
-    if (this.small.has(hash) || this.packed.has(hash)) return true;
-    if (!isChunkHash(hash)) return false;
-    const s = this.q.smallAge.get(hash) as { touched: number; n: number } | null;
-    if (s) {
-      this.small.set(hash, s.n);
-      this.totalBytes += s.n;
-      return true;
-    }
-    const p = this.q.packedGet.get(hash) as { pack: number; off: number; len: number } | null;
-    if (!p || !this.openPack(p.pack)) return false;
-    this.addPacked(hash, p);
-    return true;
+    return this.small.has(hash) || this.packed.has(hash);
   }
 
   /**
@@ -729,7 +718,6 @@ function prepare(db: Database): Queries {
     smallTouch: db.prepare("UPDATE cs_small SET touched = ? WHERE hash = ?"),
     smallAge: db.prepare("SELECT touched, length(data) AS n FROM cs_small WHERE hash = ?"),
     smallDel: db.prepare("DELETE FROM cs_small WHERE hash = ?"),
-    packedGet: db.prepare("SELECT pack, off, len FROM cs_packed WHERE hash = ?"),
     packedPut: db.prepare(
       "INSERT OR REPLACE INTO cs_packed (hash, pack, off, len, touched) VALUES (?, ?, ?, ?, ?)",
     ),

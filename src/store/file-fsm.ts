@@ -386,8 +386,7 @@ export class FileFSM implements FSM {
   ): Promise<Placed> {
     let chunksReady: Promise<void> | undefined;
     const needChunks = () => (chunksReady ??= o.needChunks?.() ?? Promise.resolve());
-    await this.prepareParent(e.path, e.origin, txn);
-    const disk = await this.mat.stat(e.path);
+    const disk = await this.preparePath(e.path, e.origin, txn);
     if (disk?.kind === "file") {
       const h = await o.hashOnDisk(disk);
       if (h === e.hash) return { stat: await this.settle(e.path, disk, e.mode, e.mtimeMs), wrote: false };
@@ -812,8 +811,7 @@ export class FileFSM implements FSM {
     prev: IndexEntry | undefined,
     txn: EntryTxn,
   ): Promise<Placed> {
-    await this.prepareParent(target, cmd.origin, txn);
-    const disk = await this.mat.stat(target);
+    const disk = await this.preparePath(target, cmd.origin, txn);
     let holdsPrev = false;
     if (disk?.kind === "file") {
       const diskHash = await this.contentHash(target, disk, prev, txn);
@@ -1057,16 +1055,14 @@ export class FileFSM implements FSM {
     return { stat: null, wrote: true };
   }
 
-  /** Makes every ancestor of `p` a directory on disk, saving files that stand in the way. */
-  private async prepareParent(p: string, origin: string, txn: EntryTxn): Promise<void> {
-    const slash = p.lastIndexOf("/");
-    if (slash <= 0) return;
-    const parent = p.slice(0, slash);
-    // Usually the parent is already there. Resolving it checked every ancestor on the way (a symlink only
-    // if it stays inside), so a directory at the end means there is nothing to prepare; the walk below
-    // stats each level again for each level.
-    if ((await this.mat.stat(parent))?.kind === "dir") return;
-    await this.prepareDir(parent, DEFAULT_DIR_MODE, origin, txn, true);
+  /** Makes every ancestor of `p` a directory on disk (saving files that stand in the way); lstats `p`. */
+  private async preparePath(p: string, origin: string, txn: EntryTxn): Promise<DiskStat | null> {
+    // Usually the parent is already there. One walk to `p` checks every ancestor on the way (a symlink
+    // only if it stays inside) and stats the parent and `p`; the walk of prepareDir stats each level again.
+    const { stat, parentIsDir } = this.mat.statWithParent(p);
+    if (parentIsDir) return stat;
+    await this.prepareDir(p.slice(0, p.lastIndexOf("/")), DEFAULT_DIR_MODE, origin, txn, true);
+    return this.mat.stat(p);
   }
 
   private async prepareDir(

@@ -21,6 +21,7 @@ import {
   openSync,
   renameSync,
   rmdirSync,
+  type Stats,
   unlinkSync,
   utimesSync,
   writeSync,
@@ -30,7 +31,7 @@ import path from "node:path";
 import { readSmallFile } from "./chunker.ts";
 import { writeFullySync } from "./direct-io.ts";
 import { leasesAvailable, releaseLease, tryWriteLease } from "./file-lease.ts";
-import { normalizeRelPath, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
+import { normalizeRelPath, resolveInsideStat, resolveInsideSync, STATE_DIR_NAME } from "./paths.ts";
 
 export interface DiskStat {
   kind: "file" | "dir" | "symlink" | "other";
@@ -62,7 +63,16 @@ export class Materializer {
 
   /** lstat without following a symlink; null when nothing is there. */
   async stat(rel: string): Promise<DiskStat | null> {
-    return statAbs(this.resolve(rel));
+    return this.statWithParent(rel).stat;
+  }
+
+  /** stat(rel), and whether its parent is a directory (true for a top-level path), from one walk. */
+  statWithParent(rel: string): { stat: DiskStat | null; parentIsDir: boolean } {
+    const r = resolveInsideStat(this.root, rel);
+    return {
+      stat: r.stat ? diskStat(r.stat) : null,
+      parentIsDir: r.parent ? r.parent.isDirectory() : !rel.includes("/"),
+    };
   }
 
   /**
@@ -415,15 +425,18 @@ export class Materializer {
   }
 }
 
+function diskStat(st: Stats): DiskStat {
+  const kind = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
+  return { kind, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o7777 };
+}
+
 export async function statAbs(abs: string): Promise<DiskStat | null> {
   return statAbsSync(abs);
 }
 
 export function statAbsSync(abs: string): DiskStat | null {
   try {
-    const st = lstatSync(abs);
-    const kind = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
-    return { kind, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o7777 };
+    return diskStat(lstatSync(abs));
   } catch (e) {
     const c = code(e);
     if (c === "ENOENT" || c === "ENOTDIR") return null;

@@ -1,7 +1,7 @@
 // Path normalisation and confinement. Every path that enters a proposal goes through normalizeRelPath,
 // so a hostile or malformed name is rejected with a clear message before it reaches the raft log;
 // resolveInside is the last check before the file system is touched.
-import { lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { lstatSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import path from "node:path";
 
 /** A path that must not be stored or materialised. The message says why. */
@@ -73,6 +73,19 @@ export async function resolveInside(root: string, rel: string): Promise<string> 
  * thread-pool round trip each (this runs for every file an apply touches).
  */
 export function resolveInsideSync(root: string, rel: string): string {
+  return resolveInsideStat(root, rel).abs;
+}
+
+/** resolveInsideSync's result with what its walk saw on the way (each lstat'ed once, not again). */
+export interface ResolvedPath {
+  abs: string;
+  /** lstat of the path itself; null when it, or one of its ancestors, does not exist. */
+  stat: Stats | null;
+  /** lstat of its parent; null for a top-level path or a parent that does not exist. */
+  parent: Stats | null;
+}
+
+export function resolveInsideStat(root: string, rel: string): ResolvedPath {
   const norm = normalizeRelPath(rel);
   const absRoot = path.resolve(root);
   // The root's real path is only needed to judge a symlink, which most paths never cross: resolving it
@@ -80,15 +93,19 @@ export function resolveInsideSync(root: string, rel: string): string {
   let realRoot: string | undefined;
   const segments = norm.split("/");
   let current = absRoot;
-  for (const seg of segments) {
-    current = path.join(current, seg);
-    let st: ReturnType<typeof lstatSync>;
+  let stat: Stats | null = null;
+  let parent: Stats | null = null;
+  for (let i = 0; i < segments.length; i++) {
+    current = path.join(current, segments[i]!);
+    let st: Stats;
     try {
       st = lstatSync(current);
     } catch (e) {
       if (isMissing(e)) break; // nothing below a missing component exists either
       throw e;
     }
+    if (i === segments.length - 1) stat = st;
+    else if (i === segments.length - 2) parent = st;
     if (!st.isSymbolicLink()) continue;
     let real: string;
     try {
@@ -108,7 +125,7 @@ export function resolveInsideSync(root: string, rel: string): string {
       );
     }
   }
-  return path.join(absRoot, norm);
+  return { abs: path.join(absRoot, norm), stat, parent };
 }
 
 function isMissing(e: unknown): boolean {

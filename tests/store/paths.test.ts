@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { isInside, normalizeRelPath, PathError, resolveInside } from "../../src/store/paths.ts";
+import {
+  isInside,
+  normalizeRelPath,
+  PathError,
+  resolveInside,
+  resolveInsideStat,
+} from "../../src/store/paths.ts";
 
 describe("normalizeRelPath", () => {
   const ok: Array<[string, string]> = [
@@ -128,6 +134,24 @@ describe("resolveInside", () => {
   test("lexically bad paths are rejected before touching the disk", async () => {
     await expect(resolveInside(root, "../outside/secret")).rejects.toBeInstanceOf(PathError);
     await expect(resolveInside(root, ".pickbox/state.db")).rejects.toBeInstanceOf(PathError);
+  });
+
+  test("resolveInsideStat hands over the lstat of the path and of its parent from its walk", () => {
+    writeFileSync(path.join(root, "real/sub/f.txt"), "12345");
+    const r = resolveInsideStat(root, "real/sub/f.txt");
+    expect(r.abs).toBe(path.join(root, "real/sub/f.txt"));
+    expect(r.stat?.isFile() && r.stat.size).toBe(5);
+    expect(r.parent?.isDirectory()).toBe(true);
+    // Not there yet: no stat; a missing parent has none either; a top-level path has no parent.
+    expect(resolveInsideStat(root, "real/sub/nope")).toMatchObject({ stat: null });
+    expect(resolveInsideStat(root, "real/new/x")).toMatchObject({ stat: null, parent: null });
+    expect(resolveInsideStat(root, "real").parent).toBeNull();
+    // A file where a directory should be: nothing below it exists.
+    expect(resolveInsideStat(root, "real/sub/f.txt/x")).toMatchObject({ stat: null });
+    // A symlink is reported as itself (never followed), and one leading out is still refused.
+    expect(resolveInsideStat(root, "inner").stat?.isSymbolicLink()).toBe(true);
+    expect(resolveInsideStat(root, "inner/sub").parent?.isSymbolicLink()).toBe(true);
+    expect(() => resolveInsideStat(root, "escape/secret")).toThrow(PathError);
   });
 
   test("a root given through a symlink still works", async () => {
