@@ -163,7 +163,8 @@ export class Session {
         `at most ${limits.maxHandlesPerConnection} open handles per connection`,
       );
     if (fresh) await this.barrier(p);
-    const entry = live(backend.getEntry(p));
+    const current = backend.getEntry(p); // a tombstone too: its clock is the base of a new version
+    const entry = live(current);
     if (entry?.kind === "dir") throw new FileApiError("EISDIR", `${p} is a directory`);
     this.checkAncestors(p);
     if (mode === "r") {
@@ -183,7 +184,7 @@ export class Session {
       mode,
       path: p,
       spool,
-      base: backend.getEntry(p)?.clock ?? {},
+      base: current?.clock ?? {},
       version: entry?.updatedIndex ?? 0,
       fileMode: entry?.mode ?? DEFAULT_FILE_MODE,
       dirty: mode === "w", // w truncates (or creates): that is a change even without a WRITE

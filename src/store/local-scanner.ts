@@ -18,7 +18,7 @@ import {
 import { sameStat } from "./file-fsm.ts";
 import type { WholeFileHash } from "./file-hasher.ts";
 import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
-import { normalizeRelPath, PathError, resolveInside, STATE_DIR_NAME } from "./paths.ts";
+import { normalizeRelPath, PathError, resolveInside, resolveInsideStat, STATE_DIR_NAME } from "./paths.ts";
 import { STAGE_MIN_BYTES } from "./push-staging.ts";
 
 export interface LocalScannerDeps {
@@ -137,14 +137,14 @@ export class LocalScanner {
       throw e;
     }
     let abs: string;
+    let st: Stats | null;
     try {
-      abs = await resolveInside(this.d.root, rel);
+      ({ abs, stat: st } = resolveInsideStat(this.d.root, rel)); // the walk's lstat of the path itself
     } catch (e) {
       if (e instanceof PathError) return null; // under a symlink that leaves the folder
       throw e;
     }
     const entry = liveEntry(this.d.index.get(rel));
-    const st = lstatOrNull(abs);
     if (!st) {
       if (!entry) return null;
       if (entry.kind === "dir")
