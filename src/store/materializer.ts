@@ -71,7 +71,7 @@ export class Materializer {
     const r = resolveInsideStat(this.root, rel);
     return {
       stat: r.stat ? diskStat(r.stat) : null,
-      parentIsDir: r.parent ? r.parent.isDirectory() : !rel.includes("/"),
+      parentIsDir: r.depth === 1 || !!r.parent?.isDirectory(),
     };
   }
 

@@ -83,6 +83,8 @@ export interface ResolvedPath {
   stat: Stats | null;
   /** lstat of its parent; null for a top-level path or a parent that does not exist. */
   parent: Stats | null;
+  /** Path segments: 1 for a top-level path. */
+  depth: number;
 }
 
 export function resolveInsideStat(root: string, rel: string): ResolvedPath {
@@ -125,7 +127,7 @@ export function resolveInsideStat(root: string, rel: string): ResolvedPath {
       );
     }
   }
-  return { abs: path.join(absRoot, norm), stat, parent };
+  return { abs: path.join(absRoot, norm), stat, parent, depth: segments.length };
 }
 
 function isMissing(e: unknown): boolean {

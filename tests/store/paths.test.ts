@@ -145,7 +145,8 @@ describe("resolveInside", () => {
     // Not there yet: no stat; a missing parent has none either; a top-level path has no parent.
     expect(resolveInsideStat(root, "real/sub/nope")).toMatchObject({ stat: null });
     expect(resolveInsideStat(root, "real/new/x")).toMatchObject({ stat: null, parent: null });
-    expect(resolveInsideStat(root, "real").parent).toBeNull();
+    expect(resolveInsideStat(root, "./real")).toMatchObject({ parent: null, depth: 1 });
+    expect(resolveInsideStat(root, "real//sub/").depth).toBe(2);
     // A file where a directory should be: nothing below it exists.
     expect(resolveInsideStat(root, "real/sub/f.txt/x")).toMatchObject({ stat: null });
     // A symlink is reported as itself (never followed), and one leading out is still refused.
