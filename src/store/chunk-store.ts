@@ -158,7 +158,7 @@ export class ChunkStore {
 
   /** Stored size of a chunk, or null when it is not stored. */
   sizeOf(hash: string): number | null {
-    return this.has(hash) ? (this.small.get(hash) ?? this.packed.get(hash)?.len ?? null) : null;
+    return this.small.get(hash) ?? this.packed.get(hash)?.len ?? null;
   }
 
   /** Whether the chunk is stored: memory only. The maps hold every row (loaded at open, kept in step by
@@ -182,7 +182,7 @@ export class ChunkStore {
 
   /** The stored bytes of `hash`, not yet checked against it (null when missing or cut short). */
   private readUnchecked(hash: string): Uint8Array | null {
-    if (!isChunkHash(hash) || !this.has(hash)) return null;
+    if (!this.has(hash)) return null;
     let data: Uint8Array | null = null;
     if (this.small.has(hash)) {
       const row = this.q.smallGet.get(hash) as { data: Uint8Array } | null;
