@@ -34,6 +34,7 @@ import { NodeEvents } from "./node-events.ts";
 import { type NodeOptions, nodeFolder, validateNodeOptions } from "./node-options.ts";
 import { isPeerRequest, notLeaderMessage, type PeerRequest } from "./peer-rpc.ts";
 import { PushedChunks } from "./pushed-chunks.ts";
+import { reconcileCandidates } from "./reconcile-candidates.ts";
 import { TransferProgress, type TransferProgressOptions } from "./transfer-progress.ts";
 
 /** Chunks asked for in one request: at most 64 x 256 KiB (the chunker's maximum) = 16 MiB per reply. */
@@ -307,8 +308,12 @@ export class PickboxNode {
       // intermediate version replicates first). Latency W1 in docs/benchmarks.md depends on this.
       settleMs: 8,
       ignore,
-      onEvents: (evs) => this.pipeline.markDirty(evs.map((e) => e.path)),
-      onReconcile: (paths) => this.pipeline.markDirty(this.reconcileCandidates(paths)),
+      // The echo of our own applies (the file is exactly what the index recorded) needs no scan.
+      onEvents: (evs) =>
+        this.pipeline.markDirty(
+          evs.filter((e) => !(e.fileStat && this.fsm.isEchoOfApply(e.path, e.fileStat))).map((e) => e.path),
+        ),
+      onReconcile: (_paths, entries) => this.pipeline.markDirty(reconcileCandidates(this.index, entries)),
       onError: (err) =>
         this.log.error({ err: String(err) }, "watcher error (the periodic reconcile keeps running)"),
     });
@@ -355,14 +360,6 @@ export class PickboxNode {
   /** Wait until local changes seen so far are committed (tests, graceful shutdown). */
   async settle(): Promise<void> {
     await this.pipeline.idle();
-  }
-
-  /** Reconcile walk: live paths on disk plus index entries that vanished from disk (missed deletes). */
-  private reconcileCandidates(onDisk: string[]): string[] {
-    const seen = new Set(onDisk);
-    const out = [...onDisk];
-    for (const e of this.index.list()) if (!seen.has(e.path)) out.push(e.path);
-    return out;
   }
 
   get tickMs(): number {

@@ -56,6 +56,8 @@ const IN_PLACE_MAX_BYTES = 8 * 1024 * 1024;
 /** A checkpoint covering this many written paths or more syncs the whole file system (one syncfs: one
  * write-back pass and one disk cache flush) instead of fsyncing each. */
 const SYNCFS_MIN_PATHS = 16;
+/** Files whose placement stat is remembered for the watcher's echo (see isEchoOfApply): a few MB. */
+const ECHO_MEMORY = 16_384;
 /** Index meta key: paths patched in place whose writes no checkpoint has fsynced yet (see patchFile). */
 export const IN_PLACE_PATCHES_KEY = "inPlacePatches";
 /** Largest read of back-to-back packed chunks when writing a file (one buffer per file being written). */
@@ -213,6 +215,9 @@ export class FileFSM implements FSM {
   private patchSeq = 0;
   /** The marked paths found at open: a previous process may have died in the middle of patching them. */
   private readonly interruptedPatches = new Set<string>();
+  /** What the last applies recorded per placed file (its index row's local stat and mode), newest last:
+   * lets the watcher's echo of our own write be recognised without a scan (isEchoOfApply). */
+  private readonly placedStats = new Map<string, LocalStat & { mode: number }>();
 
   constructor(private readonly d: FileFsmDeps) {
     this.mat = new Materializer(d.root);
@@ -296,6 +301,7 @@ export class FileFSM implements FSM {
       const patched = await this.repairPatches();
       const after = this.suspectAfter;
       if (after === null) return patched;
+      this.placedStats.clear(); // local stats are rewritten outside commit()
       let rewritten = patched;
       const txn = new EntryTxn(this.d.index);
       const rows = this.d.index
@@ -337,6 +343,7 @@ export class FileFSM implements FSM {
    */
   private async repairPatches(): Promise<number> {
     if (this.interruptedPatches.size === 0) return 0;
+    this.placedStats.clear(); // local stats are rewritten outside commit()
     let rewritten = 0;
     const txn = new EntryTxn(this.d.index);
     for (const p of [...this.interruptedPatches].sort(cmp)) {
@@ -577,8 +584,38 @@ export class FileFSM implements FSM {
       for (const [p, s] of txn.stats) index.setLocalStat(p, s);
       index.setMeta(APPLIED_INDEX_KEY, String(idx));
     });
+    this.rememberPlaced(txn);
     this.placing.clear();
     this.applied = idx;
+  }
+
+  /**
+   * Whether `st`, an lstat of `rel` taken just now, shows exactly the file this node's applies last
+   * placed there: same inode, size, mtime and mode as the local stat and entry the index recorded. Then a
+   * scan would find the folder agreeing with the index and propose nothing, so the watcher's event (our
+   * own rename, echoed back) can be dropped without one. False means "not known": scan as usual.
+   */
+  isEchoOfApply(rel: string, st: { ino: number; size: number; mtimeMs: number; mode: number }): boolean {
+    const p = this.placedStats.get(rel);
+    return (
+      p !== undefined &&
+      p.ino === st.ino &&
+      p.size === st.size &&
+      p.mtimeMs === st.mtimeMs &&
+      p.mode === (st.mode & 0o7777)
+    );
+  }
+
+  /** Mirrors a commit's local stats into placedStats; a path whose row changed without one is forgotten. */
+  private rememberPlaced(txn: EntryTxn): void {
+    const m = this.placedStats;
+    for (const [p, s] of txn.stats) {
+      m.delete(p); // (re-inserted last: the oldest is evicted first)
+      const e = s ? txn.get(p) : undefined;
+      if (s && e && !e.deleted && e.kind === "file") m.set(p, { ...s, mode: e.mode });
+    }
+    for (const p of txn.entries.keys()) if (!txn.stats.has(p)) m.delete(p);
+    while (m.size > ECHO_MEMORY) m.delete(m.keys().next().value!);
   }
 
   private applyLeaf(cmd: LeafCommand, idx: number, txn: EntryTxn): Promise<LeafResult> {
@@ -1205,6 +1242,7 @@ export class FileFSM implements FSM {
 
   private async restoreNow(meta: SnapshotMeta, data: AsyncIterable<Uint8Array>): Promise<void> {
     const t0 = this.now();
+    this.placedStats.clear(); // the index is rewritten wholesale below
     const { entries } = await readSnapshot(data, this.d.chunks);
     const txn = new EntryTxn(this.d.index); // reads the OLD index: what this node last materialised
     const next = new Map(entries.map((e) => [e.path, e]));

@@ -2,7 +2,9 @@
 // node's own on-disk stat of each materialised file (not replicated, used to skip unchanged files) and
 // chunk reference counts for GC. It lives in the node's state.db beside the raft log, in tables
 // prefixed fi_, so the FSM can update entries and the applied index in one transaction.
+
 import type { Database, Statement } from "bun:sqlite";
+import { constants } from "node:fs";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
 import { normalized, type VectorClock } from "./vector-clock.ts";
 
@@ -30,6 +32,34 @@ export interface LocalStat {
   size: number;
   mtimeMs: number;
   ino: number;
+}
+
+/** A live index entry as liveLocalStates reports it. */
+export interface LiveLocalState {
+  kind: "file" | "dir";
+  mode: number;
+  stat?: LocalStat;
+}
+
+/**
+ * Whether an lstat (`st.mode` the full st_mode) shows a live entry as this node last saw it agree with
+ * the index: a directory with the entry's mode, or a regular file with the recorded local stat and the
+ * entry's mode. The scanner would then find nothing to propose.
+ */
+export function agreesWithIndex(
+  k: LiveLocalState,
+  st: { mode: number; ino: number; size: number; mtimeMs: number },
+): boolean {
+  const type = st.mode & constants.S_IFMT;
+  if ((st.mode & 0o7777) !== k.mode) return false;
+  if (k.kind === "dir") return type === constants.S_IFDIR;
+  return (
+    type === constants.S_IFREG &&
+    k.stat !== undefined &&
+    k.stat.ino === st.ino &&
+    k.stat.size === st.size &&
+    k.stat.mtimeMs === st.mtimeMs
+  );
 }
 
 interface EntryRow {
@@ -89,6 +119,17 @@ export class FileIndex {
     remove: Statement<unknown, [string]>;
     all: Statement<EntryRow, []>;
     live: Statement<EntryRow, []>;
+    liveLocal: Statement<
+      {
+        path: string;
+        kind: string;
+        mode: number;
+        size: number | null;
+        mtime_ms: number | null;
+        ino: number | null;
+      },
+      []
+    >;
     prefixAll: Statement<EntryRow, [string, Uint8Array]>;
     prefixLive: Statement<EntryRow, [string, Uint8Array]>;
     count: Statement<{ files: number; dirs: number; tombstones: number; bytes: number }, []>;
@@ -117,6 +158,10 @@ export class FileIndex {
       remove: db.prepare("DELETE FROM fi_entries WHERE path = ?"),
       all: db.prepare(`SELECT ${cols} FROM fi_entries ORDER BY path`),
       live: db.prepare(`SELECT ${cols} FROM fi_entries WHERE deleted = 0 ORDER BY path`),
+      liveLocal: db.prepare(
+        `SELECT e.path, e.kind, e.mode, s.size, s.mtime_ms, s.ino
+           FROM fi_entries e LEFT JOIN fi_local_stat s ON s.path = e.path WHERE e.deleted = 0`,
+      ),
       prefixAll: db.prepare(`SELECT ${cols} FROM fi_entries WHERE ${range} ORDER BY path`),
       prefixLive: db.prepare(`SELECT ${cols} FROM fi_entries WHERE ${range} AND deleted = 0 ORDER BY path`),
       count: db.prepare(
@@ -209,6 +254,24 @@ export class FileIndex {
   count(): { files: number; dirs: number; tombstones: number; bytes: number } {
     const r = this.q.count.get()!;
     return { files: r.files, dirs: r.dirs, tombstones: r.tombstones, bytes: r.bytes };
+  }
+
+  /**
+   * Every live path with its kind and mode and, for a file, the local stat recorded when this node last
+   * saw it agree with the index (none if it never did). One query: a reconcile compares a whole folder.
+   */
+  liveLocalStates(): Map<string, LiveLocalState> {
+    const out = new Map<string, LiveLocalState>();
+    for (const r of this.q.liveLocal.iterate()) {
+      const kind = r.kind === "dir" ? "dir" : "file";
+      out.set(
+        r.path,
+        r.size === null || r.mtime_ms === null || r.ino === null
+          ? { kind, mode: r.mode }
+          : { kind, mode: r.mode, stat: { size: r.size, mtimeMs: r.mtime_ms, ino: r.ino } },
+      );
+    }
+    return out;
   }
 
   setLocalStat(path: string, s: LocalStat | null): void {

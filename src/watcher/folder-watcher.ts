@@ -6,13 +6,15 @@ import { IGNORE_FILE, IgnoreRules } from "./ignore-rules.ts";
 import { DEFAULT_READ_PACING, paceDirectoryReads, type ReadPacing } from "./read-pacer.ts";
 import { isSameOrBelow, joinRelative, toRelativePosix } from "./relative-path.ts";
 import { realTimers, type SettledPath, SettleQueue, type SettleTimers } from "./settle-queue.ts";
-import { walkFolder } from "./walk.ts";
+import { type WalkEntry, walkFolder } from "./walk.ts";
 
 export interface WatchEvent {
   /** posix, relative to root */
   path: string;
   kind: "upsert" | "remove";
   isDir: boolean;
+  /** For an upsert of a regular file: the lstat the watcher took when the path settled. */
+  fileStat?: { ino: number; size: number; mtimeMs: number; mode: number };
 }
 
 /** What FolderWatcher needs from chokidar; a seam so tests can inject errors. */
@@ -35,8 +37,9 @@ export interface FolderWatcherOptions {
   ignore?: IgnoreRules;
   /** Batched: everything that settled in the same tick. */
   onEvents: (events: WatchEvent[]) => void;
-  /** Full list of live relative paths (files and dirs) found by a walk (periodic, initial or reconcileNow). */
-  onReconcile?: (paths: string[]) => void;
+  /** Full list of live relative paths (files and dirs) found by a walk (periodic, initial or reconcileNow),
+   * and beside it what the walk's lstat saw of each (same order). */
+  onReconcile?: (paths: string[], entries: WalkEntry[]) => void;
   onError?: (err: Error) => void;
   /** Test seam: replaces chokidar. */
   createBackend?: (root: string, options: ChokidarOptions) => WatchBackend;
@@ -356,7 +359,10 @@ export class FolderWatcher {
         if (isDir || this.knownDirs.has(path)) dirParents.add(parentOf(path));
         if (isDir) this.learnDir(path);
         else if (this.knownDirs.has(path)) this.forgetDir(path); // a file holds a directory's name now
-        events.push({ path, kind: "upsert", isDir });
+        const ev: WatchEvent = { path, kind: "upsert", isDir };
+        if (isStats(st) && st.isFile())
+          ev.fileStat = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode };
+        events.push(ev);
       } else {
         const isDir = isDirHint ?? this.knownDirs.has(path);
         if (this.rules.ignores(path, isDir)) return;
@@ -446,11 +452,13 @@ export class FolderWatcher {
       await this.swapBackend(true);
     }
     const paths: string[] = [];
+    const entries: WalkEntry[] = [];
     const dirs = new Set<string>();
     this.dirsLearntDuringWalk = new Set();
     try {
       for await (const entry of walkFolder(this.root, this.rules, { signal: this.abort.signal })) {
         paths.push(entry.path);
+        entries.push(entry);
         if (entry.isDir) dirs.add(entry.path);
       }
     } catch (err) {
@@ -466,7 +474,7 @@ export class FolderWatcher {
     if (this.closed) throw new Error("FolderWatcher closed during reconcile");
     this.knownDirs = dirs;
     try {
-      this.opts.onReconcile?.(paths);
+      this.opts.onReconcile?.(paths, entries);
     } catch (err) {
       this.reportError(err);
     }

@@ -1,6 +1,15 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { Packr } from "msgpackr";
 import { conflictName } from "../../src/store/conflict.ts";
@@ -116,6 +125,33 @@ describe("FileFSM apply", () => {
     }
     expect(a.events.some((e) => e.type === "conflict" && e.conflictPath === name)).toBe(true);
     expect(folderState(a.root)).toEqual(folderState(b.root));
+  });
+
+  test("isEchoOfApply: true only for the very file an apply placed and recorded", async () => {
+    const a = node("a");
+    const log = new Log();
+    const abs = path.join(a.root, "e/echo.txt");
+    const isEcho = () => a.fsm.isEchoOfApply("e/echo.txt", lstatSync(abs));
+    expect(a.fsm.isEchoOfApply("e/echo.txt", { ino: 1, size: 1, mtimeMs: 1, mode: 0o100644 })).toBe(false);
+    await a.fsm.apply(log.add(put("e/echo.txt", "v1", { mode: 0o640 })));
+    expect(isEcho()).toBe(true);
+    // The index recorded the same stat: a scan would propose nothing either.
+    const st = lstatSync(abs);
+    expect(a.index.getLocalStat("e/echo.txt")).toEqual({ size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+
+    // A person's edit in place (same inode), a chmod, or a replacement are not echoes.
+    writeFileSync(abs, "v1 edited");
+    expect(isEcho()).toBe(false);
+    await a.fsm.apply(log.add(put("e/echo.txt", "v2", { base: a.index.get("e/echo.txt")!.clock })));
+    expect(isEcho()).toBe(true);
+    chmodSync(abs, 0o600);
+    expect(isEcho()).toBe(false);
+    chmodSync(abs, 0o644);
+    expect(isEcho()).toBe(true);
+    // An unrecorded file at the path (the FSM did not place it) is no echo, nor is a path deleted since.
+    await a.fsm.apply(log.add(del("e/echo.txt", a.index.get("e/echo.txt")!.clock)));
+    writeFileSync(abs, "v2");
+    expect(isEcho()).toBe(false);
   });
 
   test("an edit beats a concurrent delete, in either commit order", async () => {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { FileIndex, type IndexEntry } from "../../src/store/file-index.ts";
+import { agreesWithIndex, FileIndex, type IndexEntry } from "../../src/store/file-index.ts";
 
 let dir: string;
 let dbPath: string;
@@ -151,6 +151,41 @@ describe("FileIndex local stat and meta", () => {
     index.setLocalStat("a", { size: 1, mtimeMs: 2, ino: 3 });
     index.remove("a");
     expect(index.getLocalStat("a")).toBeUndefined();
+  });
+
+  test("liveLocalStates: every live path with kind and mode, and a file's local stat when recorded", () => {
+    index.put(file("a", [h("1")]));
+    index.setLocalStat("a", { size: 100, mtimeMs: 7.5, ino: 11 });
+    index.put(file("never-seen", [h("2")], { mode: 0o600 }));
+    index.put({ ...file("d", []), kind: "dir", mode: 0o755 });
+    index.put(file("gone", [h("3")], { deleted: true }));
+    index.setLocalStat("gone", { size: 1, mtimeMs: 1, ino: 1 });
+    index.setLocalStat("untracked", { size: 1, mtimeMs: 1, ino: 2 }); // a stat without an entry
+    const m = index.liveLocalStates();
+    expect([...m.keys()].sort()).toEqual(["a", "d", "never-seen"]);
+    expect(m.get("a")).toEqual({ kind: "file", mode: 0o644, stat: { size: 100, mtimeMs: 7.5, ino: 11 } });
+    expect(m.get("never-seen")).toEqual({ kind: "file", mode: 0o600 });
+    expect(m.get("d")).toEqual({ kind: "dir", mode: 0o755 });
+  });
+
+  test("agreesWithIndex: only the recorded inode, size, mtime and mode of a regular file, or a dir's mode", () => {
+    const REG = 0o100000;
+    const DIR = 0o040000;
+    const LNK = 0o120000;
+    const k = { kind: "file" as const, mode: 0o644, stat: { size: 5, mtimeMs: 1.25, ino: 9 } };
+    const st = { mode: REG | 0o644, ino: 9, size: 5, mtimeMs: 1.25 };
+    expect(agreesWithIndex(k, st)).toBe(true);
+    expect(agreesWithIndex(k, { ...st, ino: 10 })).toBe(false);
+    expect(agreesWithIndex(k, { ...st, size: 6 })).toBe(false);
+    expect(agreesWithIndex(k, { ...st, mtimeMs: 1.2500001 })).toBe(false);
+    expect(agreesWithIndex(k, { ...st, mode: REG | 0o600 })).toBe(false);
+    expect(agreesWithIndex(k, { ...st, mode: LNK | 0o644 })).toBe(false);
+    expect(agreesWithIndex(k, { ...st, mode: DIR | 0o644 })).toBe(false);
+    expect(agreesWithIndex({ kind: "file", mode: 0o644 }, st)).toBe(false); // no stat recorded
+    const dir = { kind: "dir" as const, mode: 0o755 };
+    expect(agreesWithIndex(dir, { mode: DIR | 0o755, ino: 1, size: 4096, mtimeMs: 3 })).toBe(true);
+    expect(agreesWithIndex(dir, { mode: DIR | 0o700, ino: 1, size: 4096, mtimeMs: 3 })).toBe(false);
+    expect(agreesWithIndex(dir, { mode: REG | 0o755, ino: 1, size: 0, mtimeMs: 3 })).toBe(false);
   });
 
   test("meta get/set", () => {

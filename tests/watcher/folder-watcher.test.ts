@@ -60,6 +60,20 @@ describe("FolderWatcher: single changes", () => {
     expect(log.errors).toEqual([]);
   });
 
+  test("a file's upsert carries the lstat taken when it settled; a directory's and a symlink's do not", async () => {
+    watcher = await startWatcher(root, log);
+    writeFileSync(p("s.txt"), "12345");
+    chmodSync(p("s.txt"), 0o640);
+    const e = await log.event("s.txt", "upsert");
+    const st = statSync(p("s.txt"));
+    expect(e.fileStat).toEqual({ ino: st.ino, size: 5, mtimeMs: st.mtimeMs, mode: st.mode });
+    expect(st.mode & 0o7777).toBe(0o640);
+    mkdirSync(p("sd"));
+    expect((await log.event("sd", "upsert")).fileStat).toBeUndefined();
+    symlinkSync("s.txt", p("link"));
+    expect((await log.event("link", "upsert")).fileStat).toBeUndefined();
+  });
+
   test("modify and append of an existing file report upserts", async () => {
     writeFileSync(p("a.txt"), "v1");
     watcher = await startWatcher(root, log);
@@ -385,6 +399,20 @@ describe("FolderWatcher: reconcile, errors, lifecycle", () => {
     const paths = await watcher.reconcileNow();
     expect(paths.sort()).toEqual(["before.txt", "offline", "offline/more.txt", "offline/while-closed.txt"]);
     expect(log2.reconciles).toHaveLength(2);
+    // Beside the paths, in the same order, what the walk's lstat saw of each.
+    const entries = log2.reconciledEntries[1]!;
+    expect(entries.map((e) => e.path)).toEqual(log2.reconciles[1]!);
+    const more = entries.find((e) => e.path === "offline/more.txt")!;
+    const st = statSync(p("offline/more.txt"));
+    expect(more).toEqual({
+      path: "offline/more.txt",
+      isDir: false,
+      size: 1,
+      mtimeMs: st.mtimeMs,
+      ino: st.ino,
+      mode: st.mode,
+    });
+    expect(entries.find((e) => e.path === "offline")?.isDir).toBe(true);
     expect(log.reconciles).toHaveLength(1); // the closed watcher stays silent
   });
 

@@ -7,6 +7,7 @@ import {
   type WatchEvent,
 } from "../../src/watcher/folder-watcher.ts";
 import type { SettleTimers } from "../../src/watcher/settle-queue.ts";
+import type { WalkEntry } from "../../src/watcher/walk.ts";
 
 /** Generous: the machine may be a loaded 2-core box. Tests wait on events, not on this. */
 export const DEADLINE_MS = 10_000;
@@ -34,6 +35,7 @@ export class WatchLog {
   readonly events: LoggedEvent[] = [];
   readonly errors: Error[] = [];
   readonly reconciles: string[][] = [];
+  readonly reconciledEntries: WalkEntry[][] = [];
   batches = 0;
   private readonly waiters = new Set<Waiter>();
 
@@ -47,8 +49,9 @@ export class WatchLog {
     this.errors.push(err);
     this.wake();
   };
-  readonly onReconcile = (paths: string[]): void => {
+  readonly onReconcile = (paths: string[], entries: WalkEntry[]): void => {
     this.reconciles.push(paths);
+    this.reconciledEntries.push(entries);
     this.wake();
   };
 
