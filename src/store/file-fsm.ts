@@ -30,7 +30,14 @@ import {
 } from "./commands.ts";
 import { conflictName, resolveChange, type Version } from "./conflict.ts";
 import { alignedBuffer, DIRECT_ALIGN } from "./direct-io.ts";
-import { type FileIndex, type IndexEntry, type LocalStat, liveEntry } from "./file-index.ts";
+import {
+  agreesWithIndex,
+  type FileIndex,
+  type IndexEntry,
+  type LiveLocalState,
+  type LocalStat,
+  liveEntry,
+} from "./file-index.ts";
 import type { FsmEvent, FsmEvents } from "./fsm-events.ts";
 import { type DiskStat, Materializer, syncPaths } from "./materializer.ts";
 import { PathError } from "./paths.ts";
@@ -217,7 +224,7 @@ export class FileFSM implements FSM {
   private readonly interruptedPatches = new Set<string>();
   /** What the last applies recorded per placed file (its index row's local stat and mode), newest last:
    * lets the watcher's echo of our own write be recognised without a scan (isEchoOfApply). */
-  private readonly placedStats = new Map<string, LocalStat & { mode: number }>();
+  private readonly placedStats = new Map<string, LiveLocalState>();
 
   constructor(private readonly d: FileFsmDeps) {
     this.mat = new Materializer(d.root);
@@ -597,13 +604,7 @@ export class FileFSM implements FSM {
    */
   isEchoOfApply(rel: string, st: { ino: number; size: number; mtimeMs: number; mode: number }): boolean {
     const p = this.placedStats.get(rel);
-    return (
-      p !== undefined &&
-      p.ino === st.ino &&
-      p.size === st.size &&
-      p.mtimeMs === st.mtimeMs &&
-      p.mode === (st.mode & 0o7777)
-    );
+    return p !== undefined && agreesWithIndex(p, st);
   }
 
   /** Mirrors a commit's local stats into placedStats; a path whose row changed without one is forgotten. */
@@ -612,7 +613,7 @@ export class FileFSM implements FSM {
     for (const [p, s] of txn.stats) {
       m.delete(p); // (re-inserted last: the oldest is evicted first)
       const e = s ? txn.get(p) : undefined;
-      if (s && e && !e.deleted && e.kind === "file") m.set(p, { ...s, mode: e.mode });
+      if (s && e && !e.deleted && e.kind === "file") m.set(p, { kind: "file", mode: e.mode, stat: s });
     }
     for (const p of txn.entries.keys()) if (!txn.stats.has(p)) m.delete(p);
     while (m.size > ECHO_MEMORY) m.delete(m.keys().next().value!);

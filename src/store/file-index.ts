@@ -2,7 +2,6 @@
 // node's own on-disk stat of each materialised file (not replicated, used to skip unchanged files) and
 // chunk reference counts for GC. It lives in the node's state.db beside the raft log, in tables
 // prefixed fi_, so the FSM can update entries and the applied index in one transaction.
-
 import type { Database, Statement } from "bun:sqlite";
 import { constants } from "node:fs";
 import { deferredCommit } from "../raft/storage/deferred-commit.ts";
