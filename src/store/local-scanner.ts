@@ -17,7 +17,7 @@ import {
 } from "./commands.ts";
 import { sameStat } from "./file-fsm.ts";
 import type { WholeFileHash } from "./file-hasher.ts";
-import { type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
+import { agreesWithIndex, type FileIndex, type IndexEntry, liveEntry } from "./file-index.ts";
 import { normalizeRelPath, PathError, resolveInside, resolveInsideStat, STATE_DIR_NAME } from "./paths.ts";
 import { STAGE_MIN_BYTES } from "./push-staging.ts";
 
@@ -172,8 +172,9 @@ export class LocalScanner {
   ): Promise<ScanResult | null> {
     const { index, chunks: store } = this.d;
     const mode = st.mode & 0o7777;
-    const recorded = index.getLocalStat(rel);
-    if (entry && recorded && sameStat(recorded, st) && entry.mode === mode) return null;
+    // The same test as the watcher's echo filter and the reconcile's (one definition of "unchanged").
+    if (entry && agreesWithIndex({ kind: entry.kind, mode: entry.mode, stat: index.getLocalStat(rel) }, st))
+      return null;
     if (this.d.isPlacing?.(rel) && this.d.onDeferred) {
       this.d.onDeferred(rel);
       return null;
